@@ -1,0 +1,30 @@
+/* The llmops command line: one table of commands (main.c) that also feeds --help; each
+ * command lives in its own cli/cmd_<name>.c and returns the process exit code. */
+#ifndef LLMOPS_CLI_H
+#define LLMOPS_CLI_H
+
+#include "llmops/llmops.h"
+
+typedef struct lo_cli_command {
+    const char *name;
+    const char *usage;   /* arguments, e.g. "FILE.gguf [--json]" */
+    const char *summary; /* one line */
+    const char *help;    /* full option list shown by `llmops help NAME` */
+    int (*run)(int argc, char **argv); /* argv[0] is the command name */
+} lo_cli_command;
+
+/* Exit codes: 0 ok, 1 failure reported by the library, 2 bad usage. */
+enum { LO_EXIT_OK = 0, LO_EXIT_FAIL = 1, LO_EXIT_USAGE = 2 };
+
+/* Prints "llmops NAME: <library message>" and its hint to stderr; returns LO_EXIT_FAIL. */
+int lo_cli_fail(const char *cmd, lo_status s);
+/* Prints "llmops NAME: <message>" and a pointer to `llmops help NAME`; returns LO_EXIT_USAGE. */
+int lo_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Parses a whole decimal integer argument within [lo, hi]. */
+bool lo_cli_parse_int(const char *s, long long lo, long long hi, long long *out);
+
+int lo_cmd_inspect(int argc, char **argv);
+int lo_cmd_tokenize(int argc, char **argv);
+int lo_cmd_detokenize(int argc, char **argv);
+
+#endif

@@ -1,0 +1,11 @@
+/* The whole public API of libllmops: one include per module, lowest layer first. */
+#ifndef LLMOPS_H
+#define LLMOPS_H
+
+#include "llmops/base.h"
+#include "llmops/gguf.h"
+#include "llmops/tokenizer.h"
+
+#define LLMOPS_VERSION "0.1.0"
+
+#endif
