@@ -3,6 +3,7 @@
 #define LLMOPS_H
 
 #include "llmops/base.h"
+#include "llmops/tensor.h"
 #include "llmops/gguf.h"
 #include "llmops/tokenizer.h"
 

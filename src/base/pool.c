@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
@@ -41,6 +42,13 @@ struct lo_pool {
     void *ctx;
 };
 
+/* Pause, and every 64th round yield the CPU: with more threads than cores a spinning
+ * thread would otherwise keep the one it waits for off the CPU. */
+static inline void relax(int i) {
+    if ((i & 63) == 63) sched_yield();
+    else LO_CPU_RELAX();
+}
+
 int lo_cpu_count(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : (n > 4096 ? 4096 : (int)n);
@@ -49,13 +57,13 @@ int lo_cpu_count(void) {
 static void *worker_main(void *arg) {
     lo_pool_worker *w = arg;
     lo_pool *p = w->pool;
-    unsigned seen = atomic_load_explicit(&p->gen, memory_order_acquire);
+    unsigned seen = 0; /* gen at creation: a job may be posted before this thread runs */
     for (;;) {
         unsigned g = seen;
         for (int i = 0; i < LO_POOL_SPIN; i++) {
             g = atomic_load_explicit(&p->gen, memory_order_acquire);
             if (g != seen || atomic_load_explicit(&p->stop, memory_order_acquire)) break;
-            LO_CPU_RELAX();
+            relax(i);
         }
         if (g == seen) {
             pthread_mutex_lock(&p->mu);
@@ -136,7 +144,7 @@ void lo_pool_run(lo_pool *p, lo_pool_fn fn, void *ctx) {
 
     for (int i = 0; i < LO_POOL_SPIN; i++) {
         if (atomic_load_explicit(&p->pending, memory_order_acquire) == 0) return;
-        LO_CPU_RELAX();
+        relax(i);
     }
     pthread_mutex_lock(&p->mu);
     while (atomic_load_explicit(&p->pending, memory_order_acquire) != 0)

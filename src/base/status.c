@@ -52,10 +52,19 @@ lo_status lo_error_wrap(lo_status s, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(ctx, sizeof ctx, fmt, ap);
     va_end(ap);
+    /* "ctx: old message", truncated to the buffer; the hint is kept. */
     char tmp[LO_ERR_MSG_CAP];
-    if (err_msg[0]) snprintf(tmp, sizeof tmp, "%s: %s", ctx, err_msg);
-    else snprintf(tmp, sizeof tmp, "%s", ctx);
-    memcpy(err_msg, tmp, sizeof tmp); /* the hint is kept */
+    size_t n = strlen(ctx);
+    memcpy(tmp, ctx, n + 1);
+    if (err_msg[0] && n + 2 < sizeof tmp) {
+        memcpy(tmp + n, ": ", 3);
+        n += 2;
+        size_t m = strlen(err_msg);
+        if (m > sizeof tmp - 1 - n) m = sizeof tmp - 1 - n;
+        memcpy(tmp + n, err_msg, m);
+        tmp[n + m] = '\0';
+    }
+    memcpy(err_msg, tmp, sizeof tmp);
     return s;
 }
 

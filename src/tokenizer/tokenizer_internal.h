@@ -26,7 +26,14 @@ struct lo_tokenizer {
     int32_t byte_to_token[256]; /* SPM byte fallback <0xNN> ids, -1 where absent */
     int32_t max_token_len;
     lo_bpe *bpe;
+    /* Added by tokenizer.c (loading / partitioning); other files may ignore them. */
+    char *text_pool;          /* one block holding every text[i] string */
+    uint8_t *strip;           /* n_vocab LO_TOK_LSTRIP|LO_TOK_RSTRIP (llama.cpp's lstrip/rstrip) */
+    bool ignore_merges;       /* BPE: a pre-token that is a whole vocab entry skips merging (llama3 etc.) */
 };
+
+#define LO_TOK_LSTRIP 1
+#define LO_TOK_RSTRIP 2
 
 /* Each algorithm tokenizes one fragment of plain text (no special tokens in it). */
 lo_status lo_spm_encode(const lo_tokenizer *t, const char *text, size_t len, lo_tokens *out);

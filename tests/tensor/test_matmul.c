@@ -1,0 +1,116 @@
+/* lo_matmul against a naive loop over lo_vec_dot_ref for every weight type: odd row
+ * counts, padded row strides, n_tokens 1/3/17, no pool and pools of 1 and 2 threads,
+ * every ISA this CPU has; plus the scratch-size contract and dispatch fallbacks. */
+#include "check.h"
+#include "llmops/tensor.h"
+
+#include <math.h>
+
+/* Same bound as test_vecdot_simd.c: SIMD vs reference differ only in float summation
+ * order, relative to Σ|w·x| of the dequantised operands. */
+#define LO_TOL_MATMUL_REL 2e-6
+
+static uint64_t rng_state = 0x243F6A8885A308D3ull;
+static float frand(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (float)((rng_state >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
+}
+
+static const uint32_t k_types[] = {
+    LO_DTYPE_F32,  LO_DTYPE_F16,  LO_DTYPE_BF16, LO_DTYPE_Q4_0, LO_DTYPE_Q4_1,
+    LO_DTYPE_Q5_0, LO_DTYPE_Q5_1, LO_DTYPE_Q8_0, LO_DTYPE_Q2_K, LO_DTYPE_Q3_K,
+    LO_DTYPE_Q4_K, LO_DTYPE_Q5_K, LO_DTYPE_Q6_K,
+};
+
+int main(void) {
+    const int64_t k = 512, m = 37, max_tok = 17;
+    const size_t pad = 64; /* rows are row_bytes apart, more than their size */
+    lo_pool *pool1 = NULL, *pool2 = NULL;
+    CHECK_OK(lo_pool_create(1, &pool1));
+    CHECK_OK(lo_pool_create(2, &pool2));
+    lo_pool *pools[3] = {NULL, pool1, pool2};
+
+    float *wf = malloc(sizeof(float) * (size_t)(k * m));
+    float *xf = malloc(sizeof(float) * (size_t)(k * max_tok));
+    float *wd = malloc(sizeof(float) * (size_t)k), *xd = malloc(sizeof(float) * (size_t)k);
+    float *out = malloc(sizeof(float) * (size_t)(m * max_tok));
+    float *expect = malloc(sizeof(float) * (size_t)(m * max_tok));
+    double *mag = malloc(sizeof(double) * (size_t)(m * max_tok));
+    uint8_t *wq = malloc((size_t)m * ((size_t)k * 4 + pad));
+    uint8_t *xq = malloc((size_t)max_tok * (size_t)k * 4);
+    CHECK(wf && xf && wd && xd && out && expect && mag && wq && xq);
+    for (int64_t i = 0; i < k * m; i++) wf[i] = frand();
+    for (int64_t i = 0; i < k * max_tok; i++) xf[i] = 3.0f * frand();
+
+    lo_isa best = lo_isa_best();
+    for (size_t ti = 0; ti < sizeof k_types / sizeof k_types[0]; ti++) {
+        uint32_t t = k_types[ti], vt = lo_vec_dot_type(t);
+        size_t rb = 0, xrb = 0;
+        CHECK(lo_dtype_row_bytes(t, k, &rb));
+        CHECK(lo_dtype_row_bytes(vt, k, &xrb));
+        size_t stride = rb + pad;
+        for (int64_t r = 0; r < m; r++) lo_quantize_row(t, wf + r * k, wq + (size_t)r * stride, k);
+        lo_matrix w = {.type = t, .ne0 = k, .ne1 = m, .row_bytes = stride, .data = wq};
+
+        /* expected: activations through the reference quantiser, then the reference dot */
+        for (int64_t tk = 0; tk < max_tok; tk++) lo_quantize_row(vt, xf + tk * k, xq + (size_t)tk * xrb, k);
+        for (int64_t tk = 0; tk < max_tok; tk++) {
+            lo_dequantize_row(vt, xq + (size_t)tk * xrb, xd, k);
+            for (int64_t r = 0; r < m; r++) {
+                const void *wr = wq + (size_t)r * stride;
+                expect[tk * m + r] = lo_vec_dot_ref(t, k, wr, xq + (size_t)tk * xrb);
+                lo_dequantize_row(t, wr, wd, k);
+                double s = 0;
+                for (int64_t i = 0; i < k; i++) s += fabs((double)wd[i] * xd[i]);
+                mag[tk * m + r] = s;
+            }
+        }
+
+        int64_t toks[] = {1, 3, 17};
+        double max_rel = 0;
+        for (int isa = LO_ISA_SCALAR; isa <= (int)best; isa++) {
+            CHECK(lo_isa_set((lo_isa)isa));
+            for (size_t ni = 0; ni < 3; ni++) {
+                int64_t nt = toks[ni];
+                size_t sb = lo_matmul_scratch_bytes(&w, nt);
+                CHECK(t == LO_DTYPE_F32 ? sb == 0 : sb >= (size_t)nt * xrb);
+                void *scratch = sb ? malloc(sb) : NULL;
+                for (int pi = 0; pi < 3; pi++) {
+                    for (int64_t i = 0; i < m * nt; i++) out[i] = NAN;
+                    lo_matmul(pools[pi], &w, xf, nt, out, scratch);
+                    int bad = 0;
+                    for (int64_t i = 0; i < m * nt; i++) {
+                        double rel = fabs((double)out[i] - expect[i]) / (mag[i] + 1e-30);
+                        if (rel > max_rel) max_rel = rel;
+                        if (!(rel <= LO_TOL_MATMUL_REL)) {
+                            if (bad++ < 3)
+                                fprintf(stderr, "%s isa=%s tokens=%lld pool=%d out[%lld]=%.9g expect %.9g\n",
+                                        lo_dtype_get(t)->name, lo_isa_name((lo_isa)isa), (long long)nt, pi,
+                                        (long long)i, out[i], expect[i]);
+                        }
+                    }
+                    CHECK_INT_EQ(bad, 0);
+                }
+                free(scratch);
+            }
+        }
+        fprintf(stderr, "%-5s: max rel err %.3g\n", lo_dtype_get(t)->name, max_rel);
+    }
+    lo_isa_set(best);
+
+    /* zero tokens / zero rows: nothing written, nothing read */
+    {
+        lo_matrix w = {.type = LO_DTYPE_Q8_0, .ne0 = k, .ne1 = 0, .row_bytes = 34 * (size_t)k / 32, .data = wq};
+        lo_matmul(pool2, &w, xf, 3, out, xq);
+        w.ne1 = m;
+        lo_matmul(pool2, &w, xf, 0, out, xq);
+        CHECK_INT_EQ(lo_matmul_scratch_bytes(&w, 0), 0);
+    }
+
+    free(wf), free(xf), free(wd), free(xd), free(out), free(expect), free(mag), free(wq), free(xq);
+    lo_pool_free(pool1);
+    lo_pool_free(pool2);
+    return check_done();
+}
