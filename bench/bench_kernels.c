@@ -2,7 +2,8 @@
  * 4096→11008 and 11008→4096 weights — reported as GB/s of weight bytes read, against the
  * machine's DRAM bandwidth — and a 128-token matmul (GFLOP/s), with 1 and 2 threads;
  * median of several runs. Weights rotate through copies larger than L3 so matvec reads
- * come from DRAM. Usage: bench_kernels [type ...] (default: all). */
+ * come from DRAM. Usage: bench_kernels [--matvec] [--no-scalar] [type ...] (default: all
+ * types, matvec and matmul, every ISA). */
 #include "llmops/tensor.h"
 
 #include <stdio.h>
@@ -46,6 +47,13 @@ int main(int argc, char **argv) {
     float *wf = malloc(sizeof(float) * 11008 * 64);
     for (size_t i = 0; i < 11008 * (size_t)n_tok; i++) x[i] = frand();
     for (size_t i = 0; i < 11008 * 64; i++) wf[i] = frand();
+    bool only_matvec = false, no_scalar = false;
+    int n_names = 0;
+    for (int a = 1; a < argc; a++) {
+        if (!strcmp(argv[a], "--matvec")) only_matvec = true;
+        else if (!strcmp(argv[a], "--no-scalar")) no_scalar = true;
+        else n_names++;
+    }
     lo_isa best = lo_isa_best();
     printf("best ISA %s; matvec: GB/s of weights read (DRAM ceiling ~40 GB/s); matmul: %lld tokens\n",
            lo_isa_name(best), (long long)n_tok);
@@ -54,7 +62,7 @@ int main(int argc, char **argv) {
 
     for (size_t ti = 0; ti < sizeof k_types / sizeof k_types[0]; ti++) {
         uint32_t t = k_types[ti];
-        if (argc > 1) {
+        if (n_names > 0) {
             bool want = false;
             for (int a = 1; a < argc; a++) want |= lo_dtype_from_name(argv[a]) == (int)t;
             if (!want) continue;
@@ -75,7 +83,7 @@ int main(int argc, char **argv) {
             lo_matrix mat = {.type = t, .ne0 = k, .ne1 = m, .row_bytes = rb, .data = w};
             void *scratch = malloc(lo_matmul_scratch_bytes(&mat, n_tok) + 1);
 
-            for (int isa = LO_ISA_SCALAR; isa <= (int)best; isa++) {
+            for (int isa = no_scalar ? LO_ISA_AVX2 : LO_ISA_SCALAR; isa <= (int)best; isa++) {
                 lo_isa_set((lo_isa)isa);
                 for (int pi = 0; pi < 2; pi++) {
                     double tv[25], tm[5];
@@ -91,7 +99,7 @@ int main(int argc, char **argv) {
                     double mm = 0;
                     int nm = 0;
                     /* the 128-token matmul: only on the first shape for scalar (slow) */
-                    if (isa != LO_ISA_SCALAR || si == 0) {
+                    if (!only_matvec && (isa != LO_ISA_SCALAR || si == 0)) {
                         nm = isa == LO_ISA_SCALAR ? 1 : 5;
                         for (int rep = 0; rep < nm + 1; rep++) {
                             mat.data = w + (size_t)(rep % n_copies) * wbytes;

@@ -26,5 +26,11 @@ bool lo_cli_parse_int(const char *s, long long lo, long long hi, long long *out)
 int lo_cmd_inspect(int argc, char **argv);
 int lo_cmd_tokenize(int argc, char **argv);
 int lo_cmd_detokenize(int argc, char **argv);
+int lo_cmd_generate(int argc, char **argv);
+int lo_cmd_perplexity(int argc, char **argv);
+int lo_cmd_logits(int argc, char **argv);
+int lo_cmd_quantize(int argc, char **argv);
+int lo_cmd_gen_model(int argc, char **argv);
+int lo_cmd_bench(int argc, char **argv);
 
 #endif

@@ -27,6 +27,55 @@ static const lo_cli_command commands[] = {
      "  -m FILE.gguf  the model or vocab file whose tokenizer to use\n"
      "  --special     render control tokens' text (e.g. <s>) instead of dropping it\n",
      lo_cmd_detokenize},
+    {"generate", "-m FILE -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P] [--seed S] [--threads T] [--ctx N] [--ignore-eos] [--ids]",
+     "continue a prompt with a model, streaming the text to stdout",
+     "  -m FILE        GGUF model\n"
+     "  -p PROMPT      prompt text (BOS added and special tokens parsed, as llama.cpp does)\n"
+     "  -n N           tokens to generate (default 64)\n"
+     "  --temp T       temperature; 0 = greedy (default 0.8)\n"
+     "  --top-k K      keep the K most likely tokens (default 40; 0 = off)\n"
+     "  --top-p P      nucleus sampling (default 0.95; 1 = off)\n"
+     "  --min-p P      drop tokens below P × the top probability (default 0.05; 0 = off)\n"
+     "  --repeat-penalty R, --repeat-last-n N, --frequency-penalty F, --presence-penalty P\n"
+     "  --seed S       sampling seed (default 0xFFFFFFFF = random); same seed, same output\n"
+     "  --stop TEXT    stop when TEXT appears (repeatable)\n"
+     "  --threads T    threads (default: all cores)\n"
+     "  --ctx N        context size (default: the model's, at most 4096)\n"
+     "  --ignore-eos   keep generating past end-of-generation tokens\n"
+     "  --ids          print PROMPT_IDS, GEN_IDS and TEXT lines instead of streaming\n",
+     lo_cmd_generate},
+    {"perplexity", "-m FILE -f TEXT [--ctx N] [--threads T]",
+     "perplexity of a text, chunked as llama-perplexity does",
+     "  -m FILE        GGUF model\n"
+     "  -f TEXT        the text file\n"
+     "  --ctx N        window size (default 512); the second half of each window is scored\n"
+     "  --threads T    threads (default: all cores)\n",
+     lo_cmd_perplexity},
+    {"logits", "-m FILE --ids \"ID ID ...\" [--top K | --full] [--threads T]",
+     "raw next-token logits for every position of a prompt, one JSON line each",
+     "  -m FILE        GGUF model\n"
+     "  --ids IDS      the prompt as token ids (space-separated, one argument)\n"
+     "  --top K        print the K largest logits per position (default 5)\n"
+     "  --full         print every logit\n"
+     "  --threads T    threads (default: all cores)\n",
+     lo_cmd_logits},
+    {"quantize", "IN.gguf OUT.gguf TYPE",
+     "quantize a model: Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K(_S/_M/_L) Q4_K(_S/_M) Q5_K(_S/_M) Q6_K F16 BF16",
+     "  TYPE           the target type, or a llama.cpp mix such as Q4_K_M\n", lo_cmd_quantize},
+    {"gen-model", "--arch llama --shape tinyllama-1.1b|stories15m|custom [--dim --layers --heads --kv-heads --ff --vocab] --type T [--tokenizer FILE.gguf] [--seed S] OUT.gguf",
+     "write a random-weight model of a real shape (for benchmarks and tests)",
+     "  --shape NAME   tinyllama-1.1b, stories15m or custom (then give the dims)\n"
+     "  --type T       weight type, as for quantize (e.g. Q4_0, Q8_0, Q4_K_M, F16)\n"
+     "  --tokenizer F  copy the tokenizer from this GGUF (default: a byte-level vocab)\n",
+     lo_cmd_gen_model},
+    {"bench", "-m FILE [-p 128] [-n 64] [-t 2] [-r 5] [--json]",
+     "prompt processing (ppN) and generation (tgN) speed in tokens/s",
+     "  -p N           prompt tokens (default 128; 0 = skip)\n"
+     "  -n N           generated tokens (default 64; 0 = skip)\n"
+     "  -t N           threads (default 2)\n"
+     "  -r N           repetitions; the median is printed (default 5)\n"
+     "  --json         one JSON object per line\n",
+     lo_cmd_bench},
     {"help", "[COMMAND]", "show the commands, or one command's options", "", cmd_help},
     {"version", "", "print the version", "", cmd_version},
 };

@@ -6,6 +6,8 @@
 #include "llmops/tensor.h"
 #include "llmops/gguf.h"
 #include "llmops/tokenizer.h"
+#include "llmops/model.h"
+#include "llmops/infer.h"
 
 #define LLMOPS_VERSION "0.1.0"
 

@@ -69,6 +69,33 @@ typedef struct lo_matrix {
 size_t lo_matmul_scratch_bytes(const lo_matrix *w, int64_t n_tokens);
 void lo_matmul(lo_pool *pool, const lo_matrix *w, const float *x, int64_t n_tokens, float *out, void *scratch);
 
+/* ---- activation ops (ops.c) ----------------------------------------------------- */
+
+/* y = x / sqrt(mean(x²) + eps) · w (w may be NULL); the sum of squares in double, as ggml.
+ * y may equal x. */
+void lo_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps);
+/* y = (x - mean) / sqrt(var + eps) · w + b (w, b may be NULL); y may equal x. */
+void lo_layernorm(float *y, const float *x, const float *w, const float *b, int64_t n, float eps);
+/* cos/sin of the n_rot/2 rotation angles of position pos, as ggml's rope cache:
+ * cache[2i] = cos θi, cache[2i+1] = sin θi, θ0 = pos·freq_scale, θ(i+1) = θi·base^(-2/n_rot)
+ * (accumulated by multiplication in f32, before the freq_scale product). */
+void lo_rope_cache(float *cache, int64_t n_rot, int32_t pos, float freq_base, float freq_scale);
+/* Rotates the first n_rot elements of each of n_heads rows of head_dim in x: adjacent
+ * pairs (2i, 2i+1) when neox is false, (i, i + n_rot/2) when true. */
+void lo_rope_apply(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cache, bool neox);
+/* In-place softmax in f32 (max subtracted first). */
+void lo_softmax(float *x, int64_t n);
+/* y = silu(gate) · up, silu(g) = g / (1 + e^-g); y may alias gate or up. */
+void lo_swiglu(float *y, const float *gate, const float *up, int64_t n);
+void lo_silu(float *y, const float *x, int64_t n);
+/* tanh-approximation GELU through F16 as ggml-cpu computes it (x rounded to F16, result
+ * rounded to F16; x <= -10 gives 0, x >= 10 gives x). */
+void lo_gelu(float *y, const float *x, int64_t n);
+/* y = a + b; y may alias a or b. */
+void lo_add(float *y, const float *a, const float *b, int64_t n);
+/* y += a · x */
+void lo_axpy(float *y, float a, const float *x, int64_t n);
+
 #ifdef __cplusplus
 }
 #endif

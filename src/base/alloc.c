@@ -10,8 +10,8 @@
 /* Sits immediately before the pointer handed out. 16 bytes keeps malloc's 16-byte
  * alignment for plain blocks. */
 typedef struct lo_alloc_hdr {
-    uint64_t size;      /* bytes requested by the caller (counted) */
-    uint32_t offset;    /* user pointer - malloc'd pointer */
+    uint64_t size;   /* bytes requested by the caller (counted) */
+    uint32_t offset; /* user pointer - malloc'd pointer */
     uint16_t magic;
     uint8_t align_log2; /* 0 for plain blocks */
     uint8_t pad_;
@@ -33,7 +33,8 @@ static bool reserve(size_t n) {
         atomic_fetch_sub(&live_bytes, n);
         lo_error(LO_ERR_NOMEM, "raise the memory limit or use a smaller model/batch",
                  "out of memory: allocating %zu bytes would exceed the limit of %zu bytes "
-                 "(%zu live)", n, lim, now - n);
+                 "(%zu live)",
+                 n, lim, now - n);
         return false;
     }
     size_t peak = atomic_load(&peak_bytes);
@@ -42,7 +43,9 @@ static bool reserve(size_t n) {
     return true;
 }
 
-static void release(size_t n) { atomic_fetch_sub(&live_bytes, n); }
+static void release(size_t n) {
+    atomic_fetch_sub(&live_bytes, n);
+}
 
 static void *oom(size_t n) {
     lo_error(LO_ERR_NOMEM, NULL, "out of memory: allocating %zu bytes failed", n);
@@ -93,8 +96,7 @@ void *lo_malloc_aligned(size_t bytes, size_t align) {
     }
     if (bytes == 0) bytes = 1;
     size_t total;
-    if (lo_add_overflow(bytes, align, &total) || lo_add_overflow(total, LO_ALLOC_HDR, &total))
-        return oom(bytes);
+    if (lo_add_overflow(bytes, align, &total) || lo_add_overflow(total, LO_ALLOC_HDR, &total)) return oom(bytes);
     if (!reserve(bytes)) return NULL;
     uint8_t *raw = malloc(total);
     if (!raw) {
@@ -165,6 +167,12 @@ char *lo_strndup(const char *s, size_t n) {
     return d;
 }
 
-void lo_alloc_set_limit(size_t bytes) { atomic_store(&limit_bytes, bytes); }
-size_t lo_alloc_live_bytes(void) { return atomic_load(&live_bytes); }
-size_t lo_alloc_peak_bytes(void) { return atomic_load(&peak_bytes); }
+void lo_alloc_set_limit(size_t bytes) {
+    atomic_store(&limit_bytes, bytes);
+}
+size_t lo_alloc_live_bytes(void) {
+    return atomic_load(&live_bytes);
+}
+size_t lo_alloc_peak_bytes(void) {
+    return atomic_load(&peak_bytes);
+}

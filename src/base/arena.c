@@ -21,9 +21,7 @@ void *lo_arena_alloc(lo_arena *a, size_t bytes, size_t align) {
     uintptr_t base = (uintptr_t)a->base;
     uintptr_t cur, aligned;
     size_t off, end;
-    if (lo_add_overflow((size_t)base, a->used_bytes, &cur) ||
-        lo_add_overflow(cur, align - 1, &aligned))
-        goto full;
+    if (lo_add_overflow((size_t)base, a->used_bytes, &cur) || lo_add_overflow(cur, align - 1, &aligned)) goto full;
     aligned &= ~(uintptr_t)(align - 1);
     off = aligned - base;
     if (lo_add_overflow(off, bytes, &end) || end > a->cap_bytes) goto full;
@@ -32,8 +30,7 @@ void *lo_arena_alloc(lo_arena *a, size_t bytes, size_t align) {
     return a->base + off;
 full:
     lo_error(LO_ERR_NOMEM, "the arena was sized too small; this is a sizing bug or the input is larger than planned",
-             "arena full: %zu bytes (align %zu) requested, %zu of %zu used", bytes, align,
-             a->used_bytes, a->cap_bytes);
+             "arena full: %zu bytes (align %zu) requested, %zu of %zu used", bytes, align, a->used_bytes, a->cap_bytes);
     return NULL;
 }
 

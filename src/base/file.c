@@ -14,19 +14,28 @@
 
 static const char *open_hint(int err) {
     switch (err) {
-    case ENOENT: return "check the path; the file does not exist";
+    case ENOENT:
+        return "check the path; the file does not exist";
     case EACCES:
-    case EPERM: return "check the file's permissions";
-    case EISDIR: return "give the path of a file, not a directory";
-    case ENOSPC: return "free some disk space";
-    case EROFS: return "the file system is read-only; write somewhere else";
+    case EPERM:
+        return "check the file's permissions";
+    case EISDIR:
+        return "give the path of a file, not a directory";
+    case ENOSPC:
+        return "free some disk space";
+    case EROFS:
+        return "the file system is read-only; write somewhere else";
     case EMFILE:
-    case ENFILE: return "too many open files; raise the limit (ulimit -n)";
-    default: return NULL;
+    case ENFILE:
+        return "too many open files; raise the limit (ulimit -n)";
+    default:
+        return NULL;
     }
 }
 
-static lo_status errno_status(int err) { return err == ENOENT ? LO_ERR_NOT_FOUND : LO_ERR_IO; }
+static lo_status errno_status(int err) {
+    return err == ENOENT ? LO_ERR_NOT_FOUND : LO_ERR_IO;
+}
 
 lo_status lo_mmap_file(const char *path, lo_mapped *out) {
     LO_ASSERT(out);
@@ -46,8 +55,7 @@ lo_status lo_mmap_file(const char *path, lo_mapped *out) {
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        return lo_error(LO_ERR_INVALID, "give the path of a regular file",
-                        "'%s' is not a regular file (%s)", path,
+        return lo_error(LO_ERR_INVALID, "give the path of a regular file", "'%s' is not a regular file (%s)", path,
                         S_ISDIR(st.st_mode) ? "a directory" : "a device, pipe or socket");
     }
     if (st.st_size < 0 || (uint64_t)st.st_size > (uint64_t)SIZE_MAX) {
@@ -176,8 +184,10 @@ static lo_status write_all(int fd, const void *data, size_t bytes, const char *p
 static void fsync_parent(const char *path) {
     const char *slash = strrchr(path, '/');
     char dir[4096];
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else if (slash == path) snprintf(dir, sizeof dir, "/");
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
     else {
         size_t n = (size_t)(slash - path);
         if (n >= sizeof dir) return;
@@ -225,7 +235,7 @@ lo_status lo_atomic_open(const char *path, lo_atomic_file **out) {
     if (f->fd < 0) {
         int e = errno;
         lo_status s = lo_error(errno_status(e),
-                               e == ENOENT ? "the directory does not exist; create it first"
+                               e == ENOENT   ? "the directory does not exist; create it first"
                                : e == EACCES ? "check that the directory is writable"
                                              : open_hint(e),
                                "cannot create '%s': %s", f->tmp, strerror(e));
@@ -251,7 +261,9 @@ lo_status lo_atomic_write(lo_atomic_file *f, const void *data, size_t bytes) {
     return LO_OK;
 }
 
-uint64_t lo_atomic_tell(const lo_atomic_file *f) { return f ? f->written : 0; }
+uint64_t lo_atomic_tell(const lo_atomic_file *f) {
+    return f ? f->written : 0;
+}
 
 lo_status lo_atomic_commit(lo_atomic_file *f) {
     LO_ASSERT(f);

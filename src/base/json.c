@@ -9,14 +9,21 @@
 
 static const char *type_name(const json_t *v) {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "object";
-    case JSON_ARRAY: return "array";
-    case JSON_STRING: return "string";
-    case JSON_INTEGER: return "integer";
-    case JSON_REAL: return "number";
+    case JSON_OBJECT:
+        return "object";
+    case JSON_ARRAY:
+        return "array";
+    case JSON_STRING:
+        return "string";
+    case JSON_INTEGER:
+        return "integer";
+    case JSON_REAL:
+        return "number";
     case JSON_TRUE:
-    case JSON_FALSE: return "boolean";
-    case JSON_NULL: return "null";
+    case JSON_FALSE:
+        return "boolean";
+    case JSON_NULL:
+        return "null";
     }
     return "unknown";
 }
@@ -152,8 +159,10 @@ lo_status lo_json_write_file_atomic(const char *path, const json_t *v) {
     lo_status st = lo_atomic_open(path, &f);
     if (st == LO_OK) st = lo_atomic_write(f, s, len);
     if (st == LO_OK) st = lo_atomic_write(f, "\n", 1);
-    if (st == LO_OK) st = lo_atomic_commit(f);
-    else lo_atomic_abort(f);
+    if (st == LO_OK)
+        st = lo_atomic_commit(f);
+    else
+        lo_atomic_abort(f);
     free(s);
     return st;
 }

@@ -8,8 +8,12 @@
 
 static atomic_int log_level = LO_LOG_INFO;
 
-void lo_log_set_level(lo_log_level level) { atomic_store(&log_level, (int)level); }
-lo_log_level lo_log_get_level(void) { return (lo_log_level)atomic_load(&log_level); }
+void lo_log_set_level(lo_log_level level) {
+    atomic_store(&log_level, (int)level);
+}
+lo_log_level lo_log_get_level(void) {
+    return (lo_log_level)atomic_load(&log_level);
+}
 
 static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
 

@@ -45,8 +45,10 @@ struct lo_pool {
 /* Pause, and every 64th round yield the CPU: with more threads than cores a spinning
  * thread would otherwise keep the one it waits for off the CPU. */
 static inline void relax(int i) {
-    if ((i & 63) == 63) sched_yield();
-    else LO_CPU_RELAX();
+    if ((i & 63) == 63)
+        sched_yield();
+    else
+        LO_CPU_RELAX();
 }
 
 int lo_cpu_count(void) {
@@ -68,8 +70,7 @@ static void *worker_main(void *arg) {
         if (g == seen) {
             pthread_mutex_lock(&p->mu);
             p->n_sleeping++;
-            while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen &&
-                   !atomic_load(&p->stop))
+            while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen && !atomic_load(&p->stop))
                 pthread_cond_wait(&p->cv_work, &p->mu);
             p->n_sleeping--;
             pthread_mutex_unlock(&p->mu);
@@ -114,8 +115,8 @@ lo_status lo_pool_create(int n_threads, lo_pool **out) {
             int rc = pthread_create(&w->thread, NULL, worker_main, w);
             if (rc != 0) {
                 lo_pool_free(p);
-                return lo_error(LO_ERR_INTERNAL, "lower the thread count",
-                                "starting worker thread %d of %d: %s", i, n_threads, strerror(rc));
+                return lo_error(LO_ERR_INTERNAL, "lower the thread count", "starting worker thread %d of %d: %s", i,
+                                n_threads, strerror(rc));
             }
             p->n_started++;
         }
@@ -124,7 +125,9 @@ lo_status lo_pool_create(int n_threads, lo_pool **out) {
     return LO_OK;
 }
 
-int lo_pool_n_threads(const lo_pool *p) { return p ? p->n_threads : 1; }
+int lo_pool_n_threads(const lo_pool *p) {
+    return p ? p->n_threads : 1;
+}
 
 void lo_pool_run(lo_pool *p, lo_pool_fn fn, void *ctx) {
     LO_ASSERT(p && fn);
@@ -147,8 +150,7 @@ void lo_pool_run(lo_pool *p, lo_pool_fn fn, void *ctx) {
         relax(i);
     }
     pthread_mutex_lock(&p->mu);
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) != 0)
-        pthread_cond_wait(&p->cv_done, &p->mu);
+    while (atomic_load_explicit(&p->pending, memory_order_acquire) != 0) pthread_cond_wait(&p->cv_done, &p->mu);
     pthread_mutex_unlock(&p->mu);
 }
 

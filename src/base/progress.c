@@ -12,17 +12,25 @@
 /* 1234 → "1.2k", 3400000 → "3.4M" */
 static void fmt_count(char *buf, size_t cap, double v) {
     if (v < 0) v = 0;
-    if (v >= 1e9) snprintf(buf, cap, "%.1fG", v / 1e9);
-    else if (v >= 1e6) snprintf(buf, cap, "%.1fM", v / 1e6);
-    else if (v >= 1e3) snprintf(buf, cap, "%.1fk", v / 1e3);
-    else snprintf(buf, cap, "%.0f", v);
+    if (v >= 1e9)
+        snprintf(buf, cap, "%.1fG", v / 1e9);
+    else if (v >= 1e6)
+        snprintf(buf, cap, "%.1fM", v / 1e6);
+    else if (v >= 1e3)
+        snprintf(buf, cap, "%.1fk", v / 1e3);
+    else
+        snprintf(buf, cap, "%.0f", v);
 }
 
 static void fmt_secs(char *buf, size_t cap, double s) {
-    if (s < 0 || s != s || s > 1e9) snprintf(buf, cap, "?");
-    else if (s < 60) snprintf(buf, cap, "%.0fs", s);
-    else if (s < 3600) snprintf(buf, cap, "%dm%02ds", (int)(s / 60), (int)s % 60);
-    else snprintf(buf, cap, "%dh%02dm", (int)(s / 3600), ((int)s % 3600) / 60);
+    if (s < 0 || s != s || s > 1e9)
+        snprintf(buf, cap, "?");
+    else if (s < 60)
+        snprintf(buf, cap, "%.0fs", s);
+    else if (s < 3600)
+        snprintf(buf, cap, "%dm%02ds", (int)(s / 60), (int)s % 60);
+    else
+        snprintf(buf, cap, "%dh%02dm", (int)(s / 3600), ((int)s % 3600) / 60);
 }
 
 static void draw(lo_progress *p, double now, bool final) {
@@ -38,15 +46,16 @@ static void draw(lo_progress *p, double now, bool final) {
         if (frac > 1) frac = 1;
         char bar[LO_PROGRESS_WIDTH + 1];
         int fill = (int)(frac * LO_PROGRESS_WIDTH);
-        for (int i = 0; i < LO_PROGRESS_WIDTH; i++)
-            bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
+        for (int i = 0; i < LO_PROGRESS_WIDTH; i++) bar[i] = i < fill ? '=' : (i == fill ? '>' : ' ');
         if (fill >= LO_PROGRESS_WIDTH) bar[LO_PROGRESS_WIDTH - 1] = '=';
         bar[LO_PROGRESS_WIDTH] = '\0';
         fmt_count(total_s, sizeof total_s, (double)p->total);
-        if (final) fmt_secs(eta_s, sizeof eta_s, dt);
-        else fmt_secs(eta_s, sizeof eta_s, rate > 0 ? (double)(p->total - p->done) / rate : -1);
-        snprintf(line, sizeof line, "%s [%s] %3d%% %s/%s %s/s %s %s", label, bar, (int)(frac * 100),
-                 done_s, total_s, rate_s, final ? "in" : "ETA", eta_s);
+        if (final)
+            fmt_secs(eta_s, sizeof eta_s, dt);
+        else
+            fmt_secs(eta_s, sizeof eta_s, rate > 0 ? (double)(p->total - p->done) / rate : -1);
+        snprintf(line, sizeof line, "%s [%s] %3d%% %s/%s %s/s %s %s", label, bar, (int)(frac * 100), done_s, total_s,
+                 rate_s, final ? "in" : "ETA", eta_s);
     } else {
         fmt_secs(eta_s, sizeof eta_s, dt);
         snprintf(line, sizeof line, "%s %s %s/s %s", label, done_s, rate_s, eta_s);

@@ -23,8 +23,8 @@ static const uint32_t K[64] = {
 static void compress(uint32_t st[8], const uint8_t blk[64]) {
     uint32_t w[64];
     for (int i = 0; i < 16; i++)
-        w[i] = (uint32_t)blk[4 * i] << 24 | (uint32_t)blk[4 * i + 1] << 16 |
-               (uint32_t)blk[4 * i + 2] << 8 | (uint32_t)blk[4 * i + 3];
+        w[i] = (uint32_t)blk[4 * i] << 24 | (uint32_t)blk[4 * i + 1] << 16 | (uint32_t)blk[4 * i + 2] << 8 |
+               (uint32_t)blk[4 * i + 3];
     for (int i = 16; i < 64; i++) {
         uint32_t s0 = ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
         uint32_t s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
@@ -47,8 +47,14 @@ static void compress(uint32_t st[8], const uint8_t blk[64]) {
         b = a;
         a = t1 + t2;
     }
-    st[0] += a; st[1] += b; st[2] += c; st[3] += d;
-    st[4] += e; st[5] += f; st[6] += g; st[7] += h;
+    st[0] += a;
+    st[1] += b;
+    st[2] += c;
+    st[3] += d;
+    st[4] += e;
+    st[5] += f;
+    st[6] += g;
+    st[7] += h;
 }
 
 void lo_sha256_init(lo_sha256 *h) {
@@ -126,8 +132,7 @@ lo_status lo_sha256_file_hex(const char *path, char hex[65]) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
-        return lo_error(e == ENOENT ? LO_ERR_NOT_FOUND : LO_ERR_IO, NULL, "cannot open '%s': %s", path,
-                        strerror(e));
+        return lo_error(e == ENOENT ? LO_ERR_NOT_FOUND : LO_ERR_IO, NULL, "cannot open '%s': %s", path, strerror(e));
     }
     size_t cap = (size_t)1 << 20;
     uint8_t *buf = lo_malloc(cap);

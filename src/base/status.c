@@ -14,15 +14,24 @@ static _Thread_local char err_hint[LO_ERR_HINT_CAP];
 
 const char *lo_status_name(lo_status s) {
     switch (s) {
-    case LO_OK: return "ok";
-    case LO_ERR_INVALID: return "invalid argument";
-    case LO_ERR_IO: return "i/o error";
-    case LO_ERR_NOMEM: return "out of memory";
-    case LO_ERR_FORMAT: return "format error";
-    case LO_ERR_UNSUPPORTED: return "unsupported";
-    case LO_ERR_NOT_FOUND: return "not found";
-    case LO_ERR_RANGE: return "out of range";
-    case LO_ERR_INTERNAL: return "internal error";
+    case LO_OK:
+        return "ok";
+    case LO_ERR_INVALID:
+        return "invalid argument";
+    case LO_ERR_IO:
+        return "i/o error";
+    case LO_ERR_NOMEM:
+        return "out of memory";
+    case LO_ERR_FORMAT:
+        return "format error";
+    case LO_ERR_UNSUPPORTED:
+        return "unsupported";
+    case LO_ERR_NOT_FOUND:
+        return "not found";
+    case LO_ERR_RANGE:
+        return "out of range";
+    case LO_ERR_INTERNAL:
+        return "internal error";
     }
     return "unknown status";
 }
@@ -30,11 +39,15 @@ const char *lo_status_name(lo_status s) {
 lo_status lo_verror(lo_status s, const char *hint, const char *fmt, va_list ap) {
     /* Format into a temporary first: an argument may point into err_msg itself. */
     char tmp[LO_ERR_MSG_CAP];
-    if (fmt) vsnprintf(tmp, sizeof tmp, fmt, ap);
-    else tmp[0] = '\0';
+    if (fmt)
+        vsnprintf(tmp, sizeof tmp, fmt, ap);
+    else
+        tmp[0] = '\0';
     memcpy(err_msg, tmp, sizeof tmp);
-    if (hint && hint != err_hint) snprintf(err_hint, sizeof err_hint, "%s", hint);
-    else if (!hint) err_hint[0] = '\0';
+    if (hint && hint != err_hint)
+        snprintf(err_hint, sizeof err_hint, "%s", hint);
+    else if (!hint)
+        err_hint[0] = '\0';
     return s;
 }
 
@@ -68,8 +81,12 @@ lo_status lo_error_wrap(lo_status s, const char *fmt, ...) {
     return s;
 }
 
-const char *lo_error_message(void) { return err_msg; }
-const char *lo_error_hint(void) { return err_hint; }
+const char *lo_error_message(void) {
+    return err_msg;
+}
+const char *lo_error_hint(void) {
+    return err_hint;
+}
 
 void lo_error_clear(void) {
     err_msg[0] = '\0';

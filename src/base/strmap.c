@@ -6,7 +6,7 @@
 #include <string.h>
 
 typedef struct lo_strmap_slot {
-    uint64_t hash; /* 0 = empty; stored hashes have the top bit set */
+    uint64_t hash;  /* 0 = empty; stored hashes have the top bit set */
     size_t key_off; /* into pool */
     size_t key_len;
     int64_t value;
@@ -54,7 +54,8 @@ static size_t cap_for(size_t n) {
 lo_status lo_strmap_create(size_t expected, lo_strmap **out) {
     LO_ASSERT(out);
     *out = NULL;
-    if (expected > ((size_t)1 << 40)) return lo_error(LO_ERR_RANGE, NULL, "string map of %zu keys is too large", expected);
+    if (expected > ((size_t)1 << 40))
+        return lo_error(LO_ERR_RANGE, NULL, "string map of %zu keys is too large", expected);
     lo_strmap *m = lo_calloc(1, sizeof *m);
     if (!m) return lo_error_wrap(LO_ERR_NOMEM, "creating a string map");
     lo_status s = alloc_slots(m, cap_for(expected));
@@ -78,8 +79,7 @@ static lo_strmap_slot *find(const lo_strmap *m, const char *key, size_t len, uin
     for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
         lo_strmap_slot *s = &m->slots[i];
         if (s->hash == 0) return s;
-        if (s->hash == h && s->key_len == len && (len == 0 || memcmp(m->pool + s->key_off, key, len) == 0))
-            return s;
+        if (s->hash == h && s->key_len == len && (len == 0 || memcmp(m->pool + s->key_off, key, len) == 0)) return s;
     }
 }
 
@@ -118,7 +118,8 @@ lo_status lo_strmap_put(lo_strmap *m, const char *key, size_t key_len, int64_t v
         s = find(m, key, key_len, h);
     }
     size_t need;
-    if (lo_add_overflow(m->pool_len, key_len, &need)) return lo_error(LO_ERR_NOMEM, NULL, "string map key pool overflow");
+    if (lo_add_overflow(m->pool_len, key_len, &need))
+        return lo_error(LO_ERR_NOMEM, NULL, "string map key pool overflow");
     if (need > m->pool_cap) {
         size_t ncap = m->pool_cap ? m->pool_cap : 4096;
         while (ncap < need) {
@@ -147,4 +148,6 @@ bool lo_strmap_get(const lo_strmap *m, const char *key, size_t key_len, int64_t 
     return true;
 }
 
-size_t lo_strmap_count(const lo_strmap *m) { return m ? m->count : 0; }
+size_t lo_strmap_count(const lo_strmap *m) {
+    return m ? m->count : 0;
+}

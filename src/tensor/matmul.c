@@ -1,7 +1,8 @@
 /* tensor: run-time dispatch of the dot-product kernels (per ISA and weight type, falling
  * back to the scalar reference) and the row-parallel matrix product lo_matmul:
- * activations are quantised to the weight's vec_dot_type once, then output rows are split
- * across the pool's threads. */
+ * activations are quantised to the weight's vec_dot_type once (as llama.cpp does on x86),
+ * then output rows are split across the pool's threads; several tokens share each
+ * decoded weight row where a tile kernel exists. */
 #include "tensor/tensor_internal.h"
 
 #include <pthread.h>
@@ -13,8 +14,25 @@ typedef float (*lo_vec_dot_fn)(int64_t n, const void *x, const void *y);
  * that ISA has none (the reference is used instead). */
 lo_vec_dot_fn lo_vec_dot_avx2_get(uint32_t type);
 lo_vec_dot_fn lo_vec_dot_avx512_get(uint32_t type);
+typedef void (*lo_quant_fn)(const float *src, void *dst, int64_t n);
+lo_quant_fn lo_quant_act_avx512_get(uint32_t type);
+/* One weight row × up to max_nc tokens: out[c·ldo] = x · y_c, activation rows by bytes
+ * apart, aux = the Q8_0/Q8_1 activations' block d (then s) as f32, aux_stride floats per
+ * token (vecdot_avx512.c); NULL where there is none. */
+typedef void (*lo_mm_fn)(int64_t n, const void *x, const void *y, size_t by, const float *aux, size_t aux_stride,
+                         int nc, float *out, size_t ldo);
+lo_mm_fn lo_mm_avx512_get(uint32_t type, int *max_nc);
+
+/* Quantises an activation row to a vec_dot_type as llama.cpp's ggml-cpu does on x86
+ * (lo_quant_q8_0_x86/_q8_1_x86: id = 127/amax, round half to even — not the file-format
+ * reference), with the AVX-512 version when that is the current ISA (bit-exact with the
+ * scalar one). Other types go through lo_quantize_row. Internal; the tests use it. */
+void lo_quantize_act(uint32_t type, const float *src, void *dst, int64_t n);
 
 static lo_vec_dot_fn g_table[3][LO_DTYPE_COUNT];
+static lo_quant_fn g_quant512[LO_DTYPE_COUNT];
+static lo_mm_fn g_mm512[LO_DTYPE_COUNT];
+static int g_mm512_nc[LO_DTYPE_COUNT];
 static pthread_once_t g_table_once = PTHREAD_ONCE_INIT;
 
 static lo_vec_dot_fn ref_of(uint32_t type) {
@@ -45,6 +63,8 @@ static void table_init(void) {
         g_table[LO_ISA_AVX2][t] = a2 ? a2 : r;
         /* An AVX-512 build without its own kernel for a type still beats scalar with AVX2. */
         g_table[LO_ISA_AVX512][t] = a5 ? a5 : (a2 ? a2 : r);
+        g_quant512[t] = lo_quant_act_avx512_get(t);
+        g_mm512[t] = lo_mm_avx512_get(t, &g_mm512_nc[t]);
     }
 }
 
@@ -60,6 +80,19 @@ float lo_vec_dot(uint32_t weight_type, int64_t n, const void *x, const void *y) 
     return f(n, x, y);
 }
 
+void lo_quantize_act(uint32_t type, const float *src, void *dst, int64_t n) {
+    pthread_once(&g_table_once, table_init);
+    if (type < LO_DTYPE_COUNT && g_quant512[type] && lo_isa_current() == LO_ISA_AVX512) {
+        g_quant512[type](src, dst, n);
+        return;
+    }
+    switch (type) {
+    case LO_DTYPE_Q8_0: lo_quant_q8_0_x86(src, dst, n); break;
+    case LO_DTYPE_Q8_1: lo_quant_q8_1_x86(src, dst, n); break;
+    default: lo_quantize_row(type, src, dst, n); break;
+    }
+}
+
 /* ---- matrix product -------------------------------------------------------------- */
 
 /* Bytes of one activation row (ne0 elements) in the weight's vec_dot_type; 0 when F32
@@ -72,12 +105,30 @@ static size_t act_row_bytes(const lo_matrix *w) {
     return rb;
 }
 
+/* Scratch bytes per activation row: F16/BF16 activations may be held as f32 (rounded
+ * through the half type) for the float tile kernels, so reserve 4 bytes per element. */
+static size_t scratch_row_bytes(const lo_matrix *w) {
+    uint32_t vt = lo_vec_dot_type(w->type);
+    if (vt == LO_DTYPE_F16 || vt == LO_DTYPE_BF16) return (size_t)w->ne0 * sizeof(float);
+    return act_row_bytes(w);
+}
+
+/* Floats per token of pre-converted activation block scales (d[nb], s[nb]) that the
+ * Q8_0/Q8_1 tile kernels read; 0 for other activation types. */
+static size_t aux_floats(const lo_matrix *w) {
+    uint32_t vt = lo_vec_dot_type(w->type);
+    if (vt != LO_DTYPE_Q8_0 && vt != LO_DTYPE_Q8_1) return 0;
+    return 2 * (size_t)(w->ne0 / 32);
+}
+
 size_t lo_matmul_scratch_bytes(const lo_matrix *w, int64_t n_tokens) {
     LO_ASSERT(w && n_tokens >= 0);
-    size_t rb = act_row_bytes(w), total = 0;
+    size_t rb = scratch_row_bytes(w), total = 0, aux = 0;
     if (lo_mul_overflow(rb, (size_t)n_tokens, &total)) return SIZE_MAX;
-    /* slack so each row can start 64-byte aligned */
-    return total ? total + 64 : 0;
+    if (lo_mul_overflow(aux_floats(w) * sizeof(float), (size_t)n_tokens, &aux)) return SIZE_MAX;
+    if (lo_add_overflow(total, aux, &total)) return SIZE_MAX;
+    /* slack so the rows and the f32 scales can start 64-byte aligned */
+    return total ? total + 128 : 0;
 }
 
 typedef struct mm_ctx {
@@ -90,13 +141,43 @@ typedef struct mm_ctx {
     uint8_t *act_w;       /* writable view for the quantise job */
     uint32_t act_type;
     lo_vec_dot_fn dot;
+    lo_mm_fn mm; /* multi-token tile kernel, or NULL */
+    int mm_nc;
+    float *aux; /* per token: activation block d[nb] then s[nb] as f32 (Q8_0/Q8_1) */
+    size_t aux_stride;
+    uint32_t round_type; /* F16/BF16: activations kept as f32 rounded through it; else 0 */
+    int64_t k_chunk;     /* float tiles: elements of k per pass (0 = all) */
+    size_t w_elem_bytes; /* float tiles: bytes per weight element */
 } mm_ctx;
+
+void lo_round_f16_avx512(const float *x, float *y, int64_t n);
+void lo_round_bf16_avx512(const float *x, float *y, int64_t n);
 
 static void quant_job(void *p, int ith, int nth) {
     mm_ctx *c = p;
     int64_t t0 = c->n_tokens * ith / nth, t1 = c->n_tokens * (ith + 1) / nth;
-    for (int64_t t = t0; t < t1; t++)
-        lo_quantize_row(c->act_type, c->x + t * c->w->ne0, c->act_w + (size_t)t * c->act_rb, c->w->ne0);
+    for (int64_t t = t0; t < t1; t++) {
+        uint8_t *row = c->act_w + (size_t)t * c->act_rb;
+        if (c->round_type == LO_DTYPE_F16) {
+            lo_round_f16_avx512(c->x + t * c->w->ne0, (float *)row, c->w->ne0);
+            continue;
+        }
+        if (c->round_type == LO_DTYPE_BF16) {
+            lo_round_bf16_avx512(c->x + t * c->w->ne0, (float *)row, c->w->ne0);
+            continue;
+        }
+        lo_quantize_act(c->act_type, c->x + t * c->w->ne0, row, c->w->ne0);
+        if (!c->aux) continue;
+        float *a = c->aux + (size_t)t * c->aux_stride;
+        int64_t nb = c->w->ne0 / 32;
+        if (c->act_type == LO_DTYPE_Q8_0) {
+            const block_q8_0 *b = (const block_q8_0 *)row;
+            for (int64_t i = 0; i < nb; i++) a[i] = lo_f16_to_f32(b[i].d), a[nb + i] = 0.0f;
+        } else {
+            const block_q8_1 *b = (const block_q8_1 *)row;
+            for (int64_t i = 0; i < nb; i++) a[i] = lo_f16_to_f32(b[i].d), a[nb + i] = lo_f16_to_f32(b[i].s);
+        }
+    }
 }
 
 /* Rows [r0, r1) for all tokens; blocks of rows small enough to stay in L1/L2 while every
@@ -107,16 +188,50 @@ static void rows_job(void *p, int ith, int nth) {
     int64_t m = w->ne1, k = w->ne0;
     int64_t r0 = m * ith / nth, r1 = m * (ith + 1) / nth;
     const uint8_t *wd = w->data;
-    if (c->n_tokens == 1) {
+    if (c->n_tokens == 1 && !c->mm) {
         for (int64_t r = r0; r < r1; r++)
             c->out[r] = c->dot(k, wd + (size_t)r * w->row_bytes, c->act);
         return;
     }
-    int64_t rb = w->row_bytes ? (int64_t)(32768 / w->row_bytes) : 64;
+    /* Row blocks: with tiles, ~256 KiB of weights stay in L2 while each group of mm_nc
+     * tokens (up to 8 × 16 KiB of f32 activations) passes over them, so activations are
+     * re-read from L3 only once per block; without, ~32 KiB (L1). */
+    size_t budget = c->mm ? 262144 : 32768;
+    int64_t rb = w->row_bytes ? (int64_t)(budget / w->row_bytes) : 64;
     if (rb < 1) rb = 1;
-    if (rb > 64) rb = 64;
+    if (rb > (c->mm ? 256 : 64)) rb = c->mm ? 256 : 64;
     for (int64_t rs = r0; rs < r1; rs += rb) {
         int64_t re = rs + rb < r1 ? rs + rb : r1;
+        if (c->mm && c->k_chunk) {
+            /* float weights: k in chunks so a group of tokens' f32 activations stays in L1
+             * while every row of the block passes; partial sums are added up in out */
+            for (int64_t k0 = 0; k0 < k; k0 += c->k_chunk) {
+                int64_t kn = k - k0 < c->k_chunk ? k - k0 : c->k_chunk;
+                size_t xoff = (size_t)k0 * c->w_elem_bytes, yoff = (size_t)k0 * sizeof(float);
+                for (int64_t t = 0; t < c->n_tokens; t += c->mm_nc) {
+                    int nc = (int)(c->n_tokens - t < c->mm_nc ? c->n_tokens - t : c->mm_nc);
+                    const uint8_t *y = c->act + (size_t)t * c->act_rb + yoff;
+                    for (int64_t r = rs; r < re; r++) {
+                        float part[16];
+                        c->mm(kn, wd + (size_t)r * w->row_bytes + xoff, y, c->act_rb, NULL, 0, nc, part, 1);
+                        float *o = c->out + t * m + r;
+                        for (int j = 0; j < nc; j++) o[(size_t)j * m] = k0 ? o[(size_t)j * m] + part[j] : part[j];
+                    }
+                }
+            }
+            continue;
+        }
+        if (c->mm) {
+            /* each weight row decoded once per group of mm_nc tokens */
+            for (int64_t t = 0; t < c->n_tokens; t += c->mm_nc) {
+                int nc = (int)(c->n_tokens - t < c->mm_nc ? c->n_tokens - t : c->mm_nc);
+                const void *y = c->act + (size_t)t * c->act_rb;
+                for (int64_t r = rs; r < re; r++)
+                    c->mm(k, wd + (size_t)r * w->row_bytes, y, c->act_rb, c->aux ? c->aux + (size_t)t * c->aux_stride : NULL,
+                          c->aux_stride, nc, c->out + t * m + r, (size_t)m);
+            }
+            continue;
+        }
         for (int64_t t = 0; t < c->n_tokens; t++) {
             const void *y = c->act + (size_t)t * c->act_rb;
             float *o = c->out + t * m;
@@ -136,8 +251,23 @@ void lo_matmul(lo_pool *pool, const lo_matrix *w, const float *x, int64_t n_toke
     mm_ctx c = {.w = w, .x = x, .n_tokens = n_tokens, .out = out};
     c.dot = kernel_for(w->type);
     LO_ASSERT(c.dot != NULL);
+    /* tiles for several tokens; for one token only where they beat the dot kernel (the
+     * legacy types, thanks to the pre-converted activation scales) */
+    if ((n_tokens > 1 || aux_floats(w)) && w->type < LO_DTYPE_COUNT && lo_isa_current() == LO_ISA_AVX512 &&
+        g_mm512[w->type]) {
+        c.mm = g_mm512[w->type];
+        c.mm_nc = g_mm512_nc[w->type];
+    }
     c.act_type = lo_vec_dot_type(w->type);
     c.act_rb = act_row_bytes(w);
+    if (c.mm && (c.act_type == LO_DTYPE_F16 || c.act_type == LO_DTYPE_BF16)) {
+        c.round_type = c.act_type;
+        c.act_rb = (size_t)w->ne0 * sizeof(float);
+    }
+    if (c.mm && (c.act_type == LO_DTYPE_F32 || c.round_type)) {
+        c.k_chunk = 1024; /* 8 tokens × 4 KiB of f32 = 32 KiB: L1 */
+        c.w_elem_bytes = c.act_type == LO_DTYPE_F32 ? 4 : 2;
+    }
     if (c.act_rb == 0) {
         /* F32 weights multiply the f32 activations directly */
         c.act = (const uint8_t *)x;
@@ -147,6 +277,11 @@ void lo_matmul(lo_pool *pool, const lo_matrix *w, const float *x, int64_t n_toke
         uint8_t *s = (uint8_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
         c.act_w = s;
         c.act = s;
+        if (c.mm && aux_floats(w)) {
+            uintptr_t a = ((uintptr_t)(s + (size_t)n_tokens * c.act_rb) + 63) & ~(uintptr_t)63;
+            c.aux = (float *)a;
+            c.aux_stride = aux_floats(w);
+        }
         if (n_tokens > 1) run(pool, quant_job, &c);
         else quant_job(&c, 0, 1);
     }

@@ -122,137 +122,121 @@ static inline uint32_t ld_u32(const uint8_t *p) {
     memcpy(&v, p, 4);
     return v;
 }
+static inline short ld_i16(const void *p) {
+    short v;
+    memcpy(&v, p, 2);
+    return v;
+}
+/* The f16 fields of 8 consecutive blocks (`stride` bytes apart) as 8 floats: one
+ * conversion for 8 blocks instead of one per block. */
+static inline __m256 h2f8(const void *p, size_t stride) {
+    const uint8_t *b = p;
+    __m128i h = _mm_setr_epi16(ld_i16(b), ld_i16(b + stride), ld_i16(b + 2 * stride), ld_i16(b + 3 * stride),
+                               ld_i16(b + 4 * stride), ld_i16(b + 5 * stride), ld_i16(b + 6 * stride),
+                               ld_i16(b + 7 * stride));
+    return _mm256_cvtph_ps(h);
+}
 
-static float dot_q8_0(int64_t n, const void *vx, const void *vy) {
-    const block_q8_0 *x = vx, *y = vy;
-    const int64_t nb = n / QK8_0;
-    __m512 acc = _mm512_setzero_ps();
+/* int32 index vector for vpermps: [a ×8, b ×8] */
+static inline __m512i idx_pair32(int a, int b) {
+    return _mm512_inserti64x4(_mm512_set1_epi32(a), _mm256_set1_epi32(b), 1);
+}
+
+/* Σ x·y of blocks (i, i+1) as 16 int32 lanes (8 per block), and of block i as 8 lanes.
+ * Activations are Q8_0/Q8_1 (never -128, so negating y cannot overflow). */
+static inline __m512i pair_q8_0(const block_q8_0 *x, const block_q8_0 *y) {
     const __m512i z = _mm512_setzero_si512();
-    int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        __m512i X = load2x32(x[i].qs, x[i + 1].qs), Y = load2x32(y[i].qs, y[i + 1].qs);
-        /* |x| · (y with x's sign): u8 × s8 as vpdpbusd wants (x = -128 gives |x| = 128) */
-        __m512i sy = _mm512_mask_sub_epi8(Y, _mm512_movepi8_mask(X), z, Y);
-        __m512i s = _mm512_dpbusd_epi32(z, _mm512_abs_epi8(X), sy);
-        __m512 d = scale2(h2f(x[i].d) * h2f(y[i].d), h2f(x[i + 1].d) * h2f(y[i + 1].d));
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), d, acc);
-    }
-    __m256 acc1 = _mm256_setzero_ps();
-    for (; i < nb; i++) {
-        __m256i X = _mm256_loadu_si256((const __m256i *)x[i].qs), Y = _mm256_loadu_si256((const __m256i *)y[i].qs);
-        __m256i sy = _mm256_sign_epi8(Y, X);
-        __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(X), sy);
-        acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), acc1);
-    }
-    return _mm512_reduce_add_ps(acc) + hsum256(acc1);
+    __m512i X = load2x32(x[0].qs, x[1].qs), Y = load2x32(y[0].qs, y[1].qs);
+    /* |x| · (y with x's sign): u8 × s8 as vpdpbusd wants (x = -128 gives |x| = 128) */
+    __m512i sy = _mm512_mask_sub_epi8(Y, _mm512_movepi8_mask(X), z, Y);
+    return _mm512_dpbusd_epi32(z, _mm512_abs_epi8(X), sy);
+}
+static inline __m256i one_q8_0(const block_q8_0 *x, const block_q8_0 *y) {
+    __m256i X = _mm256_loadu_si256((const __m256i *)x->qs), Y = _mm256_loadu_si256((const __m256i *)y->qs);
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(X), _mm256_sign_epi8(Y, X));
 }
 
-static float dot_q4_0(int64_t n, const void *vx, const void *vy) {
-    const block_q4_0 *x = vx;
-    const block_q8_0 *y = vy;
-    const int64_t nb = n / QK4_0;
-    __m512 acc = _mm512_setzero_ps();
-    const __m512i z = _mm512_setzero_si512(), eight = _mm512_set1_epi8(8);
-    int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        __m512i Q = nibbles2(x[i].qs, x[i + 1].qs), Y = load2x32(y[i].qs, y[i + 1].qs);
-        /* Σ (q - 8)·y = Σ q·y - Σ 8·y */
-        __m512i s = _mm512_sub_epi32(_mm512_dpbusd_epi32(z, Q, Y), _mm512_dpbusd_epi32(z, eight, Y));
-        __m512 d = scale2(h2f(x[i].d) * h2f(y[i].d), h2f(x[i + 1].d) * h2f(y[i + 1].d));
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), d, acc);
-    }
-    __m256 acc1 = _mm256_setzero_ps();
-    for (; i < nb; i++) {
-        __m256i Q = nibbles1(x[i].qs), Y = _mm256_loadu_si256((const __m256i *)y[i].qs);
-        __m256i zz = _mm256_setzero_si256();
-        __m256i s = _mm256_sub_epi32(_mm256_dpbusd_epi32(zz, Q, Y), _mm256_dpbusd_epi32(zz, _mm256_set1_epi8(8), Y));
-        acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), acc1);
-    }
-    return _mm512_reduce_add_ps(acc) + hsum256(acc1);
-}
-
-static float dot_q4_1(int64_t n, const void *vx, const void *vy) {
-    const block_q4_1 *x = vx;
-    const block_q8_1 *y = vy;
-    const int64_t nb = n / QK4_1;
-    __m512 acc = _mm512_setzero_ps();
+/* Σ (q - off)·y = Σ q·y - Σ off·y for unsigned q */
+static inline __m512i dot_off512(__m512i Q, __m512i Y, char off) {
     const __m512i z = _mm512_setzero_si512();
-    float summs = 0.0f;
-    int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        __m512i Q = nibbles2(x[i].qs, x[i + 1].qs), Y = load2x32(y[i].qs, y[i + 1].qs);
-        __m512i s = _mm512_dpbusd_epi32(z, Q, Y);
-        __m512 d = scale2(h2f(x[i].d) * h2f(y[i].d), h2f(x[i + 1].d) * h2f(y[i + 1].d));
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), d, acc);
-        summs += h2f(x[i].m) * h2f(y[i].s) + h2f(x[i + 1].m) * h2f(y[i + 1].s);
-    }
-    __m256 acc1 = _mm256_setzero_ps();
-    for (; i < nb; i++) {
-        __m256i Q = nibbles1(x[i].qs), Y = _mm256_loadu_si256((const __m256i *)y[i].qs);
-        __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), Q, Y);
-        acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), acc1);
-        summs += h2f(x[i].m) * h2f(y[i].s);
-    }
-    return _mm512_reduce_add_ps(acc) + hsum256(acc1) + summs;
+    if (!off) return _mm512_dpbusd_epi32(z, Q, Y);
+    return _mm512_sub_epi32(_mm512_dpbusd_epi32(z, Q, Y), _mm512_dpbusd_epi32(z, _mm512_set1_epi8(off), Y));
+}
+static inline __m256i dot_off256(__m256i Q, __m256i Y, char off) {
+    const __m256i z = _mm256_setzero_si256();
+    if (!off) return _mm256_dpbusd_epi32(z, Q, Y);
+    return _mm256_sub_epi32(_mm256_dpbusd_epi32(z, Q, Y), _mm256_dpbusd_epi32(z, _mm256_set1_epi8(off), Y));
 }
 
-/* The fifth bits of two Q5 blocks, as a byte mask in element order. */
-static inline __mmask64 qh2(const uint8_t *h0, const uint8_t *h1) {
-    return (__mmask64)((uint64_t)ld_u32(h0) | ((uint64_t)ld_u32(h1) << 32));
+static inline __m512i pair_q4_0(const block_q4_0 *x, const block_q8_0 *y) {
+    return dot_off512(nibbles2(x[0].qs, x[1].qs), load2x32(y[0].qs, y[1].qs), 8);
+}
+static inline __m256i one_q4_0(const block_q4_0 *x, const block_q8_0 *y) {
+    return dot_off256(nibbles1(x->qs), _mm256_loadu_si256((const __m256i *)y->qs), 8);
+}
+static inline __m512i pair_q4_1(const block_q4_1 *x, const block_q8_1 *y) {
+    return dot_off512(nibbles2(x[0].qs, x[1].qs), load2x32(y[0].qs, y[1].qs), 0);
+}
+static inline __m256i one_q4_1(const block_q4_1 *x, const block_q8_1 *y) {
+    return dot_off256(nibbles1(x->qs), _mm256_loadu_si256((const __m256i *)y->qs), 0);
+}
+/* The fifth bits of Q5 blocks as a byte mask in element order. */
+static inline __m512i q5_pair(const uint8_t *qs0, const uint8_t *qs1, const uint8_t *h0, const uint8_t *h1) {
+    __mmask64 m = (__mmask64)((uint64_t)ld_u32(h0) | ((uint64_t)ld_u32(h1) << 32));
+    return _mm512_or_si512(nibbles2(qs0, qs1), _mm512_maskz_mov_epi8(m, _mm512_set1_epi8(16)));
+}
+static inline __m256i q5_one(const uint8_t *qs, const uint8_t *h) {
+    return _mm256_or_si256(nibbles1(qs), _mm256_maskz_mov_epi8((__mmask32)ld_u32(h), _mm256_set1_epi8(16)));
+}
+static inline __m512i pair_q5_0(const block_q5_0 *x, const block_q8_0 *y) {
+    return dot_off512(q5_pair(x[0].qs, x[1].qs, x[0].qh, x[1].qh), load2x32(y[0].qs, y[1].qs), 16);
+}
+static inline __m256i one_q5_0(const block_q5_0 *x, const block_q8_0 *y) {
+    return dot_off256(q5_one(x->qs, x->qh), _mm256_loadu_si256((const __m256i *)y->qs), 16);
+}
+static inline __m512i pair_q5_1(const block_q5_1 *x, const block_q8_1 *y) {
+    return dot_off512(q5_pair(x[0].qs, x[1].qs, x[0].qh, x[1].qh), load2x32(y[0].qs, y[1].qs), 0);
+}
+static inline __m256i one_q5_1(const block_q5_1 *x, const block_q8_1 *y) {
+    return dot_off256(q5_one(x->qs, x->qh), _mm256_loadu_si256((const __m256i *)y->qs), 0);
 }
 
-static float dot_q5_0(int64_t n, const void *vx, const void *vy) {
-    const block_q5_0 *x = vx;
-    const block_q8_0 *y = vy;
-    const int64_t nb = n / QK5_0;
-    __m512 acc = _mm512_setzero_ps();
-    const __m512i z = _mm512_setzero_si512(), b16 = _mm512_set1_epi8(16);
-    int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        __m512i Q = nibbles2(x[i].qs, x[i + 1].qs), Y = load2x32(y[i].qs, y[i + 1].qs);
-        Q = _mm512_or_si512(Q, _mm512_maskz_mov_epi8(qh2(x[i].qh, x[i + 1].qh), b16));
-        __m512i s = _mm512_sub_epi32(_mm512_dpbusd_epi32(z, Q, Y), _mm512_dpbusd_epi32(z, b16, Y));
-        __m512 d = scale2(h2f(x[i].d) * h2f(y[i].d), h2f(x[i + 1].d) * h2f(y[i + 1].d));
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), d, acc);
+/* The loop shared by the legacy types: 8 blocks per iteration (scales converted 8 at a
+ * time, spread over lanes with vpermps), four accumulators to hide FMA latency; Q4_1/Q5_1
+ * add Σ m_x·s_y. */
+#define LO_LEGACY512(name, XT, YT, PAIR, ONE, HAS_MIN)                                                   \
+    static float name(int64_t n, const void *vx, const void *vy) {                                       \
+        const XT *x = vx;                                                                                \
+        const YT *y = vy;                                                                                \
+        const int64_t nb = n / 32;                                                                       \
+        const __m512i ix0 = idx_pair32(0, 1), ix1 = idx_pair32(2, 3), ix2 = idx_pair32(4, 5),           \
+                      ix3 = idx_pair32(6, 7);                                                            \
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                      \
+        __m256 am = _mm256_setzero_ps(), a8 = am;                                                        \
+        int64_t i = 0;                                                                                   \
+        for (; i + 8 <= nb; i += 8) {                                                                    \
+            __m512 sc = _mm512_castps256_ps512(                                                          \
+                _mm256_mul_ps(h2f8(&x[i].d, sizeof(XT)), h2f8(&y[i].d, sizeof(YT))));                    \
+            a0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(PAIR(x + i, y + i)), _mm512_permutexvar_ps(ix0, sc), a0); \
+            a1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(PAIR(x + i + 2, y + i + 2)), _mm512_permutexvar_ps(ix1, sc), a1); \
+            a2 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(PAIR(x + i + 4, y + i + 4)), _mm512_permutexvar_ps(ix2, sc), a2); \
+            a3 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(PAIR(x + i + 6, y + i + 6)), _mm512_permutexvar_ps(ix3, sc), a3); \
+            if (HAS_MIN) am = _mm256_fmadd_ps(h2f8(&x[i].d + 1, sizeof(XT)), h2f8(&y[i].d + 1, sizeof(YT)), am); \
+        }                                                                                                \
+        float summs = 0.0f;                                                                              \
+        for (; i < nb; i++) {                                                                            \
+            a8 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ONE(x + i, y + i)), _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), a8); \
+            if (HAS_MIN) summs += h2f((&x[i].d)[1]) * h2f((&y[i].d)[1]);                                  \
+        }                                                                                                \
+        __m512 s = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));                          \
+        return _mm512_reduce_add_ps(s) + hsum256(a8) + (HAS_MIN ? hsum256(am) + summs : 0.0f);           \
     }
-    __m256 acc1 = _mm256_setzero_ps();
-    for (; i < nb; i++) {
-        __m256i Q = nibbles1(x[i].qs), Y = _mm256_loadu_si256((const __m256i *)y[i].qs);
-        __m256i h = _mm256_maskz_mov_epi8((__mmask32)ld_u32(x[i].qh), _mm256_set1_epi8(16));
-        Q = _mm256_or_si256(Q, h);
-        __m256i zz = _mm256_setzero_si256();
-        __m256i s = _mm256_sub_epi32(_mm256_dpbusd_epi32(zz, Q, Y), _mm256_dpbusd_epi32(zz, _mm256_set1_epi8(16), Y));
-        acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), acc1);
-    }
-    return _mm512_reduce_add_ps(acc) + hsum256(acc1);
-}
 
-static float dot_q5_1(int64_t n, const void *vx, const void *vy) {
-    const block_q5_1 *x = vx;
-    const block_q8_1 *y = vy;
-    const int64_t nb = n / QK5_1;
-    __m512 acc = _mm512_setzero_ps();
-    const __m512i z = _mm512_setzero_si512(), b16 = _mm512_set1_epi8(16);
-    float summs = 0.0f;
-    int64_t i = 0;
-    for (; i + 2 <= nb; i += 2) {
-        __m512i Q = nibbles2(x[i].qs, x[i + 1].qs), Y = load2x32(y[i].qs, y[i + 1].qs);
-        Q = _mm512_or_si512(Q, _mm512_maskz_mov_epi8(qh2(x[i].qh, x[i + 1].qh), b16));
-        __m512i s = _mm512_dpbusd_epi32(z, Q, Y);
-        __m512 d = scale2(h2f(x[i].d) * h2f(y[i].d), h2f(x[i + 1].d) * h2f(y[i + 1].d));
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), d, acc);
-        summs += h2f(x[i].m) * h2f(y[i].s) + h2f(x[i + 1].m) * h2f(y[i + 1].s);
-    }
-    __m256 acc1 = _mm256_setzero_ps();
-    for (; i < nb; i++) {
-        __m256i Q = nibbles1(x[i].qs), Y = _mm256_loadu_si256((const __m256i *)y[i].qs);
-        Q = _mm256_or_si256(Q, _mm256_maskz_mov_epi8((__mmask32)ld_u32(x[i].qh), _mm256_set1_epi8(16)));
-        __m256i s = _mm256_dpbusd_epi32(_mm256_setzero_si256(), Q, Y);
-        acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d)), acc1);
-        summs += h2f(x[i].m) * h2f(y[i].s);
-    }
-    return _mm512_reduce_add_ps(acc) + hsum256(acc1) + summs;
-}
+LO_LEGACY512(dot_q8_0, block_q8_0, block_q8_0, pair_q8_0, one_q8_0, 0)
+LO_LEGACY512(dot_q4_0, block_q4_0, block_q8_0, pair_q4_0, one_q4_0, 0)
+LO_LEGACY512(dot_q4_1, block_q4_1, block_q8_1, pair_q4_1, one_q4_1, 1)
+LO_LEGACY512(dot_q5_0, block_q5_0, block_q8_0, pair_q5_0, one_q5_0, 0)
+LO_LEGACY512(dot_q5_1, block_q5_1, block_q8_1, pair_q5_1, one_q5_1, 1)
 
 /* ---- K-quants: one 256-element super-block per iteration --------------------------- */
 
@@ -395,6 +379,326 @@ static float dot_q6_K(int64_t n, const void *vx, const void *vy) {
     return _mm512_reduce_add_ps(acc);
 }
 
+/* ---- matmul tiles: one weight row × up to LO_MM_NC tokens ------------------------------
+ * The weight blocks are decoded once and multiplied against every token's activations;
+ * out[c·ldo] = Σ x·y_c for token c (activation rows `by` bytes apart). The legacy types
+ * also take the activations' block scales pre-converted to f32 (aux: d[nb], then for
+ * Q8_1 s[nb]; aux_stride floats per token), so f16 conversions are not repeated per row. */
+#define LO_MM_NC 8
+
+/* The exported tile entry: the body specialised for each token count so that the
+ * per-token accumulators live in registers. */
+#define LO_MM_DISPATCH(name)                                                                            \
+    static void name(int64_t n, const void *vx, const void *vy, size_t by, const float *aux, size_t aux_stride, \
+                     int nc, float *out, size_t ldo) {                                                  \
+        switch (nc) {                                                                                    \
+        case 1: name##_b(1, n, vx, vy, by, aux, aux_stride, out, ldo); break;                            \
+        case 2: name##_b(2, n, vx, vy, by, aux, aux_stride, out, ldo); break;                            \
+        case 3: name##_b(3, n, vx, vy, by, aux, aux_stride, out, ldo); break;                            \
+        case 4: name##_b(4, n, vx, vy, by, aux, aux_stride, out, ldo); break;                            \
+        case 5: name##_b(5, n, vx, vy, by, aux, aux_stride, out, ldo); break;                            \
+        case 6: name##_b(6, n, vx, vy, by, aux, aux_stride, out, ldo); break;                            \
+        case 7: name##_b(7, n, vx, vy, by, aux, aux_stride, out, ldo); break;                            \
+        default: name##_b(8, n, vx, vy, by, aux, aux_stride, out, ldo); break;                           \
+        }                                                                                                \
+    }
+
+/* Legacy types: Q as unsigned bytes (and, for Q8_0, the sign mask applied to y). */
+#define LO_LEGACY512_MM(name, XT, YT, DECODE, OFF, HAS_NEG, HAS_MIN)                                    \
+    static inline __attribute__((always_inline)) void name##_b(const int NC, int64_t n, const void *vx, const void *vy, \
+                                                               size_t by, const float *aux, size_t aux_stride,  \
+                                                               float *out, size_t ldo) {                        \
+        const XT *x = vx;                                                                                \
+        const int64_t nb = n / 32;                                                                       \
+        const __m512i z = _mm512_setzero_si512(), offv = _mm512_set1_epi8(OFF);                          \
+        const __m512i ix[4] = {idx_pair32(0, 1), idx_pair32(2, 3), idx_pair32(4, 5), idx_pair32(6, 7)}; \
+        const YT *y[LO_MM_NC];                                                                           \
+        __m512 acc[LO_MM_NC];                                                                            \
+        __m256 am[LO_MM_NC];                                                                             \
+        float tail[LO_MM_NC];                                                                            \
+        _Pragma("GCC unroll 8") for (int c = 0; c < LO_MM_NC; c++) {                                                             \
+            y[c] = (const YT *)((const uint8_t *)vy + (size_t)(c < NC ? c : 0) * by);                    \
+            acc[c] = _mm512_setzero_ps();                                                                \
+            am[c] = _mm256_setzero_ps();                                                                 \
+            tail[c] = 0.0f;                                                                              \
+        }                                                                                                \
+        int64_t i = 0;                                                                                   \
+        for (; i + 8 <= nb; i += 8) {                                                                    \
+            const __m256 sx = h2f8(&x[i].d, sizeof(XT));                                                 \
+            __m512i Q[4];                                                                                \
+            __mmask64 neg[4] = {0, 0, 0, 0};                                                             \
+            for (int k = 0; k < 4; k++) Q[k] = DECODE(x + i + 2 * k, &neg[k]);                           \
+            _Pragma("GCC unroll 8") for (int c = 0; c < NC; c++) {                                       \
+                const float *ya = aux + (size_t)c * aux_stride;                                          \
+                const __m512 sc = _mm512_castps256_ps512(_mm256_mul_ps(sx, _mm256_loadu_ps(ya + i)));     \
+                _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) {                                    \
+                    __m512i Y = load2x32(y[c][i + 2 * k].qs, y[c][i + 2 * k + 1].qs);                    \
+                    if (HAS_NEG) Y = _mm512_mask_sub_epi8(Y, neg[k], z, Y);                              \
+                    __m512i s = _mm512_dpbusd_epi32(z, Q[k], Y);                                         \
+                    if (OFF) s = _mm512_sub_epi32(s, _mm512_dpbusd_epi32(z, offv, Y));                   \
+                    acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_permutexvar_ps(ix[k], sc), acc[c]); \
+                }                                                                                        \
+                if (HAS_MIN)                                                                             \
+                    am[c] = _mm256_fmadd_ps(h2f8(&x[i].d + 1, sizeof(XT)), _mm256_loadu_ps(ya + nb + i), am[c]); \
+            }                                                                                            \
+        }                                                                                                \
+        _Pragma("GCC unroll 8") for (int c = 0; c < NC; c++) {                                                                   \
+            float s = _mm512_reduce_add_ps(acc[c]) + (HAS_MIN ? hsum256(am[c]) : 0.0f);                  \
+            if (i < nb) tail[c] = LEGACY_TAIL_##name(n - 32 * i, x + i, y[c] + i);                       \
+            out[(size_t)c * ldo] = s + tail[c];                                                          \
+        }                                                                                                \
+    }                                                                                                    \
+    LO_MM_DISPATCH(name)
+
+static inline __m512i dec_q8_0(const block_q8_0 *x, __mmask64 *neg) {
+    __m512i X = load2x32(x[0].qs, x[1].qs);
+    *neg = _mm512_movepi8_mask(X);
+    return _mm512_abs_epi8(X);
+}
+static inline __m512i dec_q4_0(const block_q4_0 *x, __mmask64 *neg) {
+    (void)neg;
+    return nibbles2(x[0].qs, x[1].qs);
+}
+static inline __m512i dec_q4_1(const block_q4_1 *x, __mmask64 *neg) {
+    (void)neg;
+    return nibbles2(x[0].qs, x[1].qs);
+}
+static inline __m512i dec_q5_0(const block_q5_0 *x, __mmask64 *neg) {
+    (void)neg;
+    return q5_pair(x[0].qs, x[1].qs, x[0].qh, x[1].qh);
+}
+static inline __m512i dec_q5_1(const block_q5_1 *x, __mmask64 *neg) {
+    (void)neg;
+    return q5_pair(x[0].qs, x[1].qs, x[0].qh, x[1].qh);
+}
+/* the < 8 trailing blocks go through the single-row kernel */
+#define LEGACY_TAIL_mm_q8_0 dot_q8_0
+#define LEGACY_TAIL_mm_q4_0 dot_q4_0
+#define LEGACY_TAIL_mm_q4_1 dot_q4_1
+#define LEGACY_TAIL_mm_q5_0 dot_q5_0
+#define LEGACY_TAIL_mm_q5_1 dot_q5_1
+
+LO_LEGACY512_MM(mm_q8_0, block_q8_0, block_q8_0, dec_q8_0, 0, 1, 0)
+LO_LEGACY512_MM(mm_q4_0, block_q4_0, block_q8_0, dec_q4_0, 8, 0, 0)
+LO_LEGACY512_MM(mm_q4_1, block_q4_1, block_q8_1, dec_q4_1, 0, 0, 1)
+LO_LEGACY512_MM(mm_q5_0, block_q5_0, block_q8_0, dec_q5_0, 16, 0, 0)
+LO_LEGACY512_MM(mm_q5_1, block_q5_1, block_q8_1, dec_q5_1, 0, 0, 1)
+
+/* Q4_K / Q5_K (q5 = 1 adds the fifth bits): scales, mins and nibbles decoded once per
+ * super-block, then for each token maddubs + vpdpwssd against the scale vectors. */
+static inline __attribute__((always_inline)) void mm_k45(const int NC, int q5, int64_t n, const void *vx,
+                                                         const void *vy, size_t by, float *out, size_t ldo) {
+    const int64_t nb = n / QK_K;
+    const size_t bx = q5 ? sizeof(block_q5_K) : sizeof(block_q4_K);
+    const __m512i m4 = _mm512_set1_epi8(0x0F), b16 = _mm512_set1_epi8(16);
+    const __m512i ip[4] = {idx_pair16(0, 1), idx_pair16(2, 3), idx_pair16(4, 5), idx_pair16(6, 7)};
+    __m512 acc[LO_MM_NC];
+    __m256 accm[LO_MM_NC];
+#pragma GCC unroll 8
+    for (int c = 0; c < LO_MM_NC; c++) acc[c] = _mm512_setzero_ps(), accm[c] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *xb = (const uint8_t *)vx + (size_t)i * bx;
+        /* both layouts start with d, dmin, scales[12]; then (Q5_K) qh[32]; then qs[128] */
+        const lo_half *dd = (const lo_half *)xb;
+        const uint8_t *scales = xb + 4, *qh = xb + 16, *q4 = xb + (q5 ? 48 : 16);
+        const float xd = h2f(dd[0]), xdmin = h2f(dd[1]);
+        __m128i sm = k4_scales_mins(scales);
+        __m256i mins16 = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(sm, sm));
+        __m512i sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(sm));
+        __m512i S[4], Q[4];
+        for (int k = 0; k < 4; k++) S[k] = _mm512_permutexvar_epi16(ip[k], sc16);
+        __m512i H = _mm512_setzero_si512(), bit = _mm512_inserti64x4(_mm512_set1_epi8(1), _mm256_set1_epi8(2), 1);
+        if (q5) H = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)qh));
+        for (int h = 0; h < 2; h++) {
+            __m512i X = _mm512_loadu_si512((const void *)(q4 + 64 * h));
+            __m512i lo = _mm512_and_si512(X, m4), hi = _mm512_and_si512(_mm512_srli_epi16(X, 4), m4);
+            Q[2 * h] = _mm512_inserti64x4(lo, _mm512_castsi512_si256(hi), 1);
+            Q[2 * h + 1] = _mm512_shuffle_i64x2(lo, hi, _MM_SHUFFLE(3, 2, 3, 2));
+            if (q5) {
+                Q[2 * h] = _mm512_mask_add_epi8(Q[2 * h], _mm512_test_epi8_mask(H, bit), Q[2 * h], b16);
+                bit = _mm512_slli_epi16(bit, 2);
+                Q[2 * h + 1] = _mm512_mask_add_epi8(Q[2 * h + 1], _mm512_test_epi8_mask(H, bit), Q[2 * h + 1], b16);
+                bit = _mm512_slli_epi16(bit, 2);
+            }
+        }
+#pragma GCC unroll 8
+        for (int c = 0; c < NC; c++) {
+            const block_q8_K *y = (const block_q8_K *)((const uint8_t *)vy + (size_t)c * by) + i;
+            __m256i mp = _mm256_madd_epi16(mins16, _mm256_loadu_si256((const __m256i *)y->bsums));
+            accm[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(mp), _mm256_set1_ps(y->d * xdmin), accm[c]);
+            __m512i sumi = _mm512_setzero_si512();
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; k++) {
+                __m512i p = _mm512_maddubs_epi16(Q[k], _mm512_loadu_si512((const void *)(y->qs + 64 * k)));
+                sumi = _mm512_dpwssd_epi32(sumi, p, S[k]);
+            }
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sumi), _mm512_set1_ps(y->d * xd), acc[c]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int c = 0; c < NC; c++) out[(size_t)c * ldo] = _mm512_reduce_add_ps(acc[c]) - hsum256(accm[c]);
+}
+static inline __attribute__((always_inline)) void mm_q4_K_b(const int NC, int64_t n, const void *vx, const void *vy, size_t by, const float *aux, size_t aux_stride, float *out, size_t ldo) {
+    (void)aux, (void)aux_stride;
+    mm_k45(NC, 0, n, vx, vy, by, out, ldo);
+}
+static inline __attribute__((always_inline)) void mm_q5_K_b(const int NC, int64_t n, const void *vx, const void *vy, size_t by, const float *aux, size_t aux_stride, float *out, size_t ldo) {
+    (void)aux, (void)aux_stride;
+    mm_k45(NC, 1, n, vx, vy, by, out, ldo);
+}
+LO_MM_DISPATCH(mm_q4_K)
+LO_MM_DISPATCH(mm_q5_K)
+
+static inline __attribute__((always_inline)) void mm_q6_K_b(const int NC, int64_t n, const void *vx, const void *vy, size_t by, const float *aux, size_t aux_stride, float *out, size_t ldo) {
+    (void)aux, (void)aux_stride;
+    const block_q6_K *x = vx;
+    const int64_t nb = n / QK_K;
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+    const __m512i iq[4] = {idx_quad16(0), idx_quad16(4), idx_quad16(8), idx_quad16(12)};
+    const __m512i shl = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
+    const __m512i shr = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);
+    __m512 acc[LO_MM_NC];
+#pragma GCC unroll 8
+    for (int c = 0; c < LO_MM_NC; c++) acc[c] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < nb; i++) {
+        const float xd = h2f(x[i].d);
+        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
+        __m512i sc = _mm512_castsi256_si512(sc16), S[4], Q[4];
+        for (int k = 0; k < 4; k++) S[k] = _mm512_permutexvar_epi16(iq[k], sc);
+        for (int h = 0; h < 2; h++) {
+            __m512i L = _mm512_loadu_si512((const void *)(x[i].ql + 64 * h));
+            __m512i H = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x[i].qh + 32 * h)));
+            Q[2 * h] = _mm512_or_si512(_mm512_and_si512(L, m4), _mm512_and_si512(_mm512_sllv_epi16(H, shl), m30));
+            Q[2 * h + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(L, 4), m4),
+                                           _mm512_and_si512(_mm512_srlv_epi16(H, shr), m30));
+        }
+#pragma GCC unroll 8
+        for (int c = 0; c < NC; c++) {
+            const block_q8_K *y = (const block_q8_K *)((const uint8_t *)vy + (size_t)c * by) + i;
+            __m256i corr = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)y->bsums));
+            __m512i sumi = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_zextsi256_si512(_mm256_slli_epi32(corr, 5)));
+#pragma GCC unroll 4
+            for (int k = 0; k < 4; k++) {
+                __m512i p = _mm512_maddubs_epi16(Q[k], _mm512_loadu_si512((const void *)(y->qs + 64 * k)));
+                sumi = _mm512_dpwssd_epi32(sumi, p, S[k]);
+            }
+            acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sumi), _mm512_set1_ps(y->d * xd), acc[c]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int c = 0; c < NC; c++) out[(size_t)c * ldo] = _mm512_reduce_add_ps(acc[c]);
+}
+LO_MM_DISPATCH(mm_q6_K)
+
+/* Float weights: x converted to f32 once per 16 elements, multiplied with up to LO_MM_NC
+ * tokens' f32 activations (for F16/BF16 weights these are the activations rounded
+ * through f16/bf16, so every product equals the F16×F16 / BF16×BF16 one). */
+#define LO_FLOAT512_MM(name, LOADX)                                                                     \
+    static inline __attribute__((always_inline)) void name##_b(const int NC, int64_t n, const void *vx, const void *vy, \
+                                                               size_t by, const float *aux, size_t aux_stride,  \
+                                                               float *out, size_t ldo) {                        \
+        (void)aux, (void)aux_stride;                                                                     \
+        const float *y[LO_MM_NC];                                                                        \
+        __m512 acc[LO_MM_NC];                                                                            \
+        _Pragma("GCC unroll 8") for (int c = 0; c < LO_MM_NC; c++) {                                                             \
+            y[c] = (const float *)((const uint8_t *)vy + (size_t)(c < NC ? c : 0) * by);                 \
+            acc[c] = _mm512_setzero_ps();                                                                \
+        }                                                                                                \
+        int64_t i = 0;                                                                                   \
+        for (; i < n; i += 16) {                                                                         \
+            __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);            \
+            const __m512 xv = LOADX(vx, i, m);                                                           \
+            _Pragma("GCC unroll 8") for (int c = 0; c < NC; c++) {                                       \
+                acc[c] = _mm512_fmadd_ps(xv, _mm512_maskz_loadu_ps(m, y[c] + i), acc[c]);               \
+            }                                                                                            \
+        }                                                                                                \
+        _Pragma("GCC unroll 8") for (int c = 0; c < NC; c++) out[(size_t)c * ldo] = _mm512_reduce_add_ps(acc[c]);                \
+    }                                                                                                    \
+    LO_MM_DISPATCH(name)
+static inline __m512 ldx_f32(const void *x, int64_t i, __mmask16 m) { return _mm512_maskz_loadu_ps(m, (const float *)x + i); }
+static inline __m512 ldx_f16(const void *x, int64_t i, __mmask16 m) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)x + i));
+}
+static inline __m512 ldx_bf16(const void *x, int64_t i, __mmask16 m) {
+    return bf16_to_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)x + i));
+}
+LO_FLOAT512_MM(mm_f32, ldx_f32)
+LO_FLOAT512_MM(mm_f16, ldx_f16)
+LO_FLOAT512_MM(mm_bf16, ldx_bf16)
+
+/* x rounded through f16 (bf16) and back: exactly the values the F16 (BF16) activation
+ * row holds, kept as f32 for the float tiles. Same rounding as lo_f32_to_f16 (F16C,
+ * nearest even) and lo_f32_to_bf16 (nearest even, NaN kept quiet). */
+void lo_round_f16_avx512(const float *x, float *y, int64_t n);
+void lo_round_bf16_avx512(const float *x, float *y, int64_t n);
+void lo_round_f16_avx512(const float *x, float *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(y + i, _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
+    for (; i < n; i++) y[i] = lo_f16_to_f32(lo_f32_to_f16(x[i]));
+}
+void lo_round_bf16_avx512(const float *x, float *y, int64_t n) {
+    int64_t i = 0;
+    const __m512i lsb = _mm512_set1_epi32(1), bias = _mm512_set1_epi32(0x7FFF), hi = _mm512_set1_epi32((int)0xFFFF0000u);
+    const __m512i absm = _mm512_set1_epi32(0x7FFFFFFF), inf = _mm512_set1_epi32(0x7F800000), quiet = _mm512_set1_epi32(0x00400000);
+    for (; i + 16 <= n; i += 16) {
+        __m512i u = _mm512_castps_si512(_mm512_loadu_ps(x + i));
+        __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, absm), inf);
+        __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(bias, _mm512_and_si512(_mm512_srli_epi32(u, 16), lsb)));
+        r = _mm512_mask_or_epi32(r, nan, u, quiet); /* NaN: keep the sign and payload top, set quiet */
+        _mm512_storeu_ps(y + i, _mm512_castsi512_ps(_mm512_and_si512(r, hi)));
+    }
+    for (; i < n; i++) {
+        uint16_t h = lo_f32_to_bf16(x[i]);
+        uint32_t v = (uint32_t)h << 16;
+        memcpy(y + i, &v, 4);
+    }
+}
+
+/* ---- activation quantisers (bit-exact with lo_quant_q8_0_x86 / _q8_1_x86 / f16) ------- */
+
+/* As ggml-cpu's x86 quantize_row_q8_0: d = amax/127, q = round-half-even(x · 127/amax). */
+static void quant_q8_0(const float *x, void *dst, int64_t n) {
+    block_q8_0 *y = dst;
+    for (int64_t i = 0; i < n / QK8_0; i++, x += QK8_0) {
+        __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+        y[i].d = _cvtss_sh(amax / 127.f, _MM_FROUND_TO_NEAREST_INT);
+        const __m512 id = _mm512_set1_ps(amax != 0.0f ? 127.f / amax : 0.0f);
+        __m512i q0 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v0, id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        __m512i q1 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v1, id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        _mm_storeu_si128((__m128i *)y[i].qs, _mm512_cvtsepi32_epi8(q0));
+        _mm_storeu_si128((__m128i *)(y[i].qs + 16), _mm512_cvtsepi32_epi8(q1));
+    }
+}
+
+/* As ggml-cpu's x86 quantize_row_q8_1: Q8_0 plus s = d · Σq. */
+static void quant_q8_1(const float *x, void *dst, int64_t n) {
+    block_q8_1 *y = dst;
+    for (int64_t i = 0; i < n / QK8_1; i++, x += QK8_1) {
+        __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+        const float d = amax / 127.f;
+        y[i].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+        const __m512 id = _mm512_set1_ps(amax != 0.0f ? 127.f / amax : 0.0f);
+        __m512i q0 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v0, id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        __m512i q1 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v1, id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        _mm_storeu_si128((__m128i *)y[i].qs, _mm512_cvtsepi32_epi8(q0));
+        _mm_storeu_si128((__m128i *)(y[i].qs + 16), _mm512_cvtsepi32_epi8(q1));
+        const int sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+        y[i].s = _cvtss_sh(d * (float)sum, _MM_FROUND_TO_NEAREST_INT);
+    }
+}
+
+/* f32 → f16, round to nearest even (as F16C and lo_f32_to_f16). */
+static void quant_f16(const float *x, void *dst, int64_t n) {
+    uint16_t *h = dst;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(h + i), _mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    for (; i < n; i++) h[i] = lo_f32_to_f16(x[i]);
+}
+
 #pragma GCC pop_options
 
 typedef float (*lo_vec_dot_fn)(int64_t n, const void *x, const void *y);
@@ -423,7 +727,69 @@ lo_vec_dot_fn lo_vec_dot_avx512_get(uint32_t type) {
     }
 }
 
+typedef void (*lo_quant_fn)(const float *src, void *dst, int64_t n);
+lo_quant_fn lo_quant_act_avx512_get(uint32_t type);
+
+/* The activation quantiser for a vec_dot_type, or NULL (use the scalar one). */
+lo_quant_fn lo_quant_act_avx512_get(uint32_t type) {
+    const lo_cpu_features *f = lo_cpu_get_features();
+    if (!(f->avx512f && f->avx512bw && f->avx512vl && f->f16c)) return NULL;
+    switch (type) {
+    case LO_DTYPE_Q8_0: return quant_q8_0;
+    case LO_DTYPE_Q8_1: return quant_q8_1;
+    case LO_DTYPE_F16: return quant_f16;
+    default: return NULL;
+    }
+}
+
+typedef void (*lo_mm_fn)(int64_t n, const void *x, const void *y, size_t by, const float *aux, size_t aux_stride,
+                         int nc, float *out, size_t ldo);
+lo_mm_fn lo_mm_avx512_get(uint32_t type, int *max_nc);
+
+/* The one-row × up-to-max_nc-tokens tile kernel for a weight type, or NULL. */
+lo_mm_fn lo_mm_avx512_get(uint32_t type, int *max_nc) {
+    const lo_cpu_features *f = lo_cpu_get_features();
+    *max_nc = LO_MM_NC;
+    if (!(f->avx512f && f->avx512bw && f->avx512vl && f->avx512vnni)) return NULL;
+    switch (type) {
+    case LO_DTYPE_Q8_0: return mm_q8_0;
+    case LO_DTYPE_Q4_0: return mm_q4_0;
+    case LO_DTYPE_Q4_1: return mm_q4_1;
+    case LO_DTYPE_Q5_0: return mm_q5_0;
+    case LO_DTYPE_Q5_1: return mm_q5_1;
+    case LO_DTYPE_Q4_K: return mm_q4_K;
+    case LO_DTYPE_Q5_K: return mm_q5_K;
+    case LO_DTYPE_Q6_K: return mm_q6_K;
+    case LO_DTYPE_F32: return mm_f32;
+    case LO_DTYPE_F16: return mm_f16;
+    case LO_DTYPE_BF16: return mm_bf16;
+    default: return NULL;
+    }
+}
+
 #else /* not x86-64 GCC/Clang */
+typedef void (*lo_mm_fn)(int64_t n, const void *x, const void *y, size_t by, const float *aux, size_t aux_stride,
+                         int nc, float *out, size_t ldo);
+lo_mm_fn lo_mm_avx512_get(uint32_t type, int *max_nc);
+lo_mm_fn lo_mm_avx512_get(uint32_t type, int *max_nc) {
+    (void)type;
+    *max_nc = 1;
+    return NULL;
+}
+void lo_round_f16_avx512(const float *x, float *y, int64_t n);
+void lo_round_bf16_avx512(const float *x, float *y, int64_t n);
+void lo_round_f16_avx512(const float *x, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = lo_f16_to_f32(lo_f32_to_f16(x[i]));
+}
+void lo_round_bf16_avx512(const float *x, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = lo_bf16_to_f32(lo_f32_to_bf16(x[i]));
+}
+typedef void (*lo_quant_fn)(const float *src, void *dst, int64_t n);
+lo_quant_fn lo_quant_act_avx512_get(uint32_t type);
+lo_quant_fn lo_quant_act_avx512_get(uint32_t type) {
+    (void)type;
+    return NULL;
+}
 typedef float (*lo_vec_dot_fn)(int64_t n, const void *x, const void *y);
 lo_vec_dot_fn lo_vec_dot_avx512_get(uint32_t type);
 lo_vec_dot_fn lo_vec_dot_avx512_get(uint32_t type) {

@@ -1,7 +1,7 @@
 /* Tests for counted allocation (live/peak counters, limit, overflow, aligned blocks freed
  * by lo_free, realloc) and for arenas (alignment, full → NULL + NOMEM, reset, peak). */
-#include "llmops/base.h"
 #include "check.h"
+#include "llmops/base.h"
 
 #include <stdint.h>
 

@@ -1,7 +1,7 @@
 /* Tests for the dtype traits table: every known id's name and block geometry (ggml's
  * type_traits), unknown ids, name lookup, and row-size arithmetic with overflow. */
-#include "llmops/base.h"
 #include "check.h"
+#include "llmops/base.h"
 
 static const struct {
     uint32_t id;
@@ -57,7 +57,7 @@ int main(void) {
     CHECK(!lo_dtype_row_bytes(LO_DTYPE_Q4_0, 33, &b));  /* not a whole block */
     CHECK(!lo_dtype_row_bytes(LO_DTYPE_Q4_K, 128, &b)); /* half a super-block */
     CHECK(!lo_dtype_row_bytes(LO_DTYPE_F32, -1, &b));
-    CHECK(!lo_dtype_row_bytes(4, 32, &b));              /* removed type */
+    CHECK(!lo_dtype_row_bytes(4, 32, &b)); /* removed type */
     CHECK(!lo_dtype_row_bytes(LO_DTYPE_F64, INT64_MAX / 4 * 3, &b) || sizeof(size_t) > 8);
     CHECK(!lo_dtype_row_bytes(LO_DTYPE_I64, INT64_MAX, &b));
     CHECK(lo_dtype_row_bytes(LO_DTYPE_I8, INT64_MAX, &b) && b == (size_t)INT64_MAX);

@@ -1,7 +1,7 @@
 /* Tests for base status/error messages (thread-local, wrap keeps the hint), status names
  * and log level parsing. */
-#include "llmops/base.h"
 #include "check.h"
+#include "llmops/base.h"
 
 #include <pthread.h>
 

@@ -1,8 +1,8 @@
 /* Tests for files: mmap (content, empty, missing, directory), lo_read_file, and atomic
  * writes — success, overwrite, and failures (target is a directory, missing directory,
  * unwritable directory, write failing midway) leave PATH untouched and no temp files. */
-#include "llmops/base.h"
 #include "check.h"
+#include "llmops/base.h"
 
 #include <dirent.h>
 #include <signal.h>

@@ -1,8 +1,8 @@
 /* Tests for the JSON helpers: typed getters (defaults, required, type errors naming the
  * field and the type found), parse errors with line/column, dumps into counted memory,
  * and atomic JSON files. */
-#include "llmops/base.h"
 #include "check.h"
+#include "llmops/base.h"
 
 int main(void) {
     size_t live0 = lo_alloc_live_bytes();

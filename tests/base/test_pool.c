@@ -1,7 +1,7 @@
 /* Tests for the thread pool: every ith runs exactly once per job over 1000 jobs, work
  * split across threads sums correctly for n = 1, 2, 4, 7, and the caller is thread 0. */
-#include "llmops/base.h"
 #include "check.h"
+#include "llmops/base.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

@@ -1,8 +1,8 @@
 /* Tests for the progress bar: silent when stderr is not a terminal; on a pseudo-terminal
  * it draws the label, bar, percent, k/M counts, rate and a final line ending in '\n',
  * and throttles redraws to ~10/s. */
-#include "llmops/base.h"
 #include "check.h"
+#include "llmops/base.h"
 
 #include <fcntl.h>
 #include <poll.h>

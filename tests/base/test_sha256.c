@@ -1,9 +1,11 @@
 /* Tests for sha256 against the FIPS 180-4 / NIST example vectors, streaming in odd-sized
  * pieces, hex encoding and hashing a file. */
-#include "llmops/base.h"
 #include "check.h"
+#include "llmops/base.h"
 
-static void hex_of(const void *d, size_t n, char out[65]) { lo_sha256_hex(d, n, out); }
+static void hex_of(const void *d, size_t n, char out[65]) {
+    lo_sha256_hex(d, n, out);
+}
 
 int main(void) {
     char hex[65];
@@ -14,7 +16,8 @@ int main(void) {
     const char *m448 = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
     hex_of(m448, strlen(m448), hex);
     CHECK_STR_EQ(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-    const char *m896 = "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu";
+    const char *m896 = "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqr"
+                       "smnopqrstnopqrstu";
     hex_of(m896, strlen(m896), hex);
     CHECK_STR_EQ(hex, "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
 

@@ -1,7 +1,7 @@
 /* Tests for the string map: 200k keys (including keys with NUL bytes and the empty key),
  * overwrite, misses, count, growth from a tiny initial size, and speed. */
-#include "llmops/base.h"
 #include "check.h"
+#include "llmops/base.h"
 
 static size_t make_key(char *buf, int i) {
     /* "tok<i>" with a NUL byte inside for every 3rd key: "tok\0<i>" */
@@ -43,7 +43,11 @@ int main(void) {
     /* keys with a NUL differ from their prefix and from the NUL-free spelling */
     int64_t v = -1;
     CHECK(!lo_strmap_get(m, "tok", 3, &v));
-    CHECK(lo_strmap_get(m, "tok\0" "0", 5, &v) && v == 0);
+    CHECK(lo_strmap_get(m,
+                        "tok\0"
+                        "0",
+                        5, &v) &&
+          v == 0);
     CHECK(!lo_strmap_get(m, "tok0", 4, &v));
     CHECK(lo_strmap_get(m, "tok1", 4, &v) && v == 1);
     CHECK(!lo_strmap_get(m, "tok1", 3, &v));

@@ -1,14 +1,12 @@
 /* lo_matmul against a naive loop over lo_vec_dot_ref for every weight type: odd row
  * counts, padded row strides, n_tokens 1/3/17, no pool and pools of 1 and 2 threads,
- * every ISA this CPU has; plus the scratch-size contract and dispatch fallbacks. */
+ * every ISA this CPU has; the activation quantiser bit-exact on every ISA; the
+ * scratch-size contract and empty products. */
 #include "check.h"
 #include "llmops/tensor.h"
+#include "tensor/tensor_internal.h"
 
 #include <math.h>
-
-/* Same bound as test_vecdot_simd.c: SIMD vs reference differ only in float summation
- * order, relative to Σ|w·x| of the dequantised operands. */
-#define LO_TOL_MATMUL_REL 2e-6
 
 static uint64_t rng_state = 0x243F6A8885A308D3ull;
 static float frand(void) {
@@ -18,6 +16,50 @@ static float frand(void) {
     return (float)((rng_state >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
 }
 
+/* matmul.c (internal): the activation quantiser lo_matmul uses */
+void lo_quantize_act(uint32_t type, const float *src, void *dst, int64_t n);
+
+/* What lo_matmul must produce for activations: llama.cpp's x86 quantisers for Q8_0/Q8_1,
+ * the reference for the rest (scalar code, independent of the SIMD paths). */
+static void quant_expected(uint32_t vt, const float *x, void *y, int64_t n) {
+    if (vt == LO_DTYPE_Q8_0) lo_quant_q8_0_x86(x, y, n);
+    else if (vt == LO_DTYPE_Q8_1) lo_quant_q8_1_x86(x, y, n);
+    else lo_quantize_row(vt, x, y, n);
+}
+
+/* lo_quantize_act is bit-exact with the scalar quantisers on every ISA, including
+ * round-half-to-even ties (a block with amax 127 makes id exactly 1) and zero blocks. */
+static void test_quantize_act(void) {
+    const int64_t n = 4096 + 32 * 3;
+    float *x = malloc(sizeof(float) * (size_t)n);
+    uint8_t *a = malloc((size_t)n * 4), *b = malloc((size_t)n * 4);
+    const uint32_t vts[] = {LO_DTYPE_Q8_0, LO_DTYPE_Q8_1, LO_DTYPE_Q8_K, LO_DTYPE_F16, LO_DTYPE_BF16, LO_DTYPE_F32};
+    for (int64_t i = 0; i < n; i++) x[i] = (float)(i % 7 + 1) * 0.37f * frand();
+    for (int j = 0; j < 32; j++) x[j] = (j == 0) ? 127.0f : (float)(j % 9) - 4.5f; /* ties */
+    for (int j = 32; j < 64; j++) x[j] = 0.0f;                                  /* amax 0 */
+    for (int j = 64; j < 96; j++) x[j] = 1e-30f * (float)(j - 80);               /* tiny */
+    for (size_t v = 0; v < sizeof vts / sizeof vts[0]; v++) {
+        size_t rb = 0;
+        int64_t nn = vts[v] == LO_DTYPE_Q8_K ? 4096 : n; /* Q8_K: whole super-blocks */
+        CHECK(lo_dtype_row_bytes(vts[v], nn, &rb));
+        quant_expected(vts[v], x, a, nn);
+        for (int isa = LO_ISA_SCALAR; isa <= (int)lo_isa_best(); isa++) {
+            CHECK(lo_isa_set((lo_isa)isa));
+            memset(b, 0xAB, rb);
+            lo_quantize_act(vts[v], x, b, nn);
+            CHECK_MSG(memcmp(a, b, rb) == 0, "activation quantiser %s differs on isa %s",
+                      lo_dtype_get(vts[v])->name, lo_isa_name((lo_isa)isa));
+        }
+    }
+    lo_isa_set(lo_isa_best());
+    free(x), free(a), free(b);
+}
+
+/* Same bound as test_vecdot_simd.c: SIMD vs reference differ only in float summation
+ * order, relative to Σ|w·x| of the dequantised operands. */
+#define LO_TOL_MATMUL_REL 2e-6
+
+
 static const uint32_t k_types[] = {
     LO_DTYPE_F32,  LO_DTYPE_F16,  LO_DTYPE_BF16, LO_DTYPE_Q4_0, LO_DTYPE_Q4_1,
     LO_DTYPE_Q5_0, LO_DTYPE_Q5_1, LO_DTYPE_Q8_0, LO_DTYPE_Q2_K, LO_DTYPE_Q3_K,
@@ -25,28 +67,34 @@ static const uint32_t k_types[] = {
 };
 
 int main(void) {
-    const int64_t k = 512, m = 37, max_tok = 17;
+    /* 672 = 21 blocks of 32: two groups of 8 plus a 5-block tail in the SIMD loops;
+     * K-quants use 512 (two super-blocks) */
+    const int64_t k_max = 672, m = 37, max_tok = 17;
+    int64_t k = k_max;
     const size_t pad = 64; /* rows are row_bytes apart, more than their size */
     lo_pool *pool1 = NULL, *pool2 = NULL;
     CHECK_OK(lo_pool_create(1, &pool1));
     CHECK_OK(lo_pool_create(2, &pool2));
     lo_pool *pools[3] = {NULL, pool1, pool2};
 
-    float *wf = malloc(sizeof(float) * (size_t)(k * m));
-    float *xf = malloc(sizeof(float) * (size_t)(k * max_tok));
-    float *wd = malloc(sizeof(float) * (size_t)k), *xd = malloc(sizeof(float) * (size_t)k);
+    float *wf = malloc(sizeof(float) * (size_t)(k_max * m));
+    float *xf = malloc(sizeof(float) * (size_t)(k_max * max_tok));
+    float *wd = malloc(sizeof(float) * (size_t)k_max), *xd = malloc(sizeof(float) * (size_t)k_max);
     float *out = malloc(sizeof(float) * (size_t)(m * max_tok));
     float *expect = malloc(sizeof(float) * (size_t)(m * max_tok));
     double *mag = malloc(sizeof(double) * (size_t)(m * max_tok));
-    uint8_t *wq = malloc((size_t)m * ((size_t)k * 4 + pad));
-    uint8_t *xq = malloc((size_t)max_tok * (size_t)k * 4);
+    uint8_t *wq = malloc((size_t)m * ((size_t)k_max * 4 + pad));
+    uint8_t *xq = malloc((size_t)max_tok * (size_t)k_max * 4);
     CHECK(wf && xf && wd && xd && out && expect && mag && wq && xq);
-    for (int64_t i = 0; i < k * m; i++) wf[i] = frand();
-    for (int64_t i = 0; i < k * max_tok; i++) xf[i] = 3.0f * frand();
+    for (int64_t i = 0; i < k_max * m; i++) wf[i] = frand();
+    for (int64_t i = 0; i < k_max * max_tok; i++) xf[i] = 3.0f * frand();
+
+    test_quantize_act();
 
     lo_isa best = lo_isa_best();
     for (size_t ti = 0; ti < sizeof k_types / sizeof k_types[0]; ti++) {
         uint32_t t = k_types[ti], vt = lo_vec_dot_type(t);
+        k = lo_dtype_get(t)->block_elems == 256 ? 512 : k_max;
         size_t rb = 0, xrb = 0;
         CHECK(lo_dtype_row_bytes(t, k, &rb));
         CHECK(lo_dtype_row_bytes(vt, k, &xrb));
@@ -55,7 +103,7 @@ int main(void) {
         lo_matrix w = {.type = t, .ne0 = k, .ne1 = m, .row_bytes = stride, .data = wq};
 
         /* expected: activations through the reference quantiser, then the reference dot */
-        for (int64_t tk = 0; tk < max_tok; tk++) lo_quantize_row(vt, xf + tk * k, xq + (size_t)tk * xrb, k);
+        for (int64_t tk = 0; tk < max_tok; tk++) quant_expected(vt, xf + tk * k, xq + (size_t)tk * xrb, k);
         for (int64_t tk = 0; tk < max_tok; tk++) {
             lo_dequantize_row(vt, xq + (size_t)tk * xrb, xd, k);
             for (int64_t r = 0; r < m; r++) {

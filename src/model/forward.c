@@ -1,0 +1,509 @@
+/* model: the inference context (F16 KV cache per layer/sequence/KV head, activations for
+ * n_batch tokens carved once from an arena, a thread pool) and the batched forward pass of
+ * the llama family, with llama.cpp's numerics (F16 flash-attention accumulation). */
+#include "model/model_internal.h"
+
+#include <math.h>
+#include <string.h>
+#if defined(__AVX512F__) || defined(__F16C__)
+#include <immintrin.h>
+#endif
+
+typedef uint16_t lo_half; /* IEEE binary16 bits */
+
+/* Exact F16 → F32 and round-to-nearest-even F32 → F16 (F16C when the build has it). */
+static inline float lo_h2f(lo_half h) {
+#if defined(__F16C__)
+    return _cvtsh_ss(h);
+#else
+    return lo_f16_to_f32(h);
+#endif
+}
+static inline lo_half lo_f2h(float f) {
+#if defined(__F16C__)
+    return (lo_half)_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT);
+#else
+    return lo_f32_to_f16(f);
+#endif
+}
+
+struct lo_context {
+    const lo_model *m;
+    int32_t n_ctx, n_seq, n_batch, n_threads;
+    lo_pool *pool;
+    /* K and V: [n_layer][n_seq][n_head_kv][n_ctx][head_dim] F16, so one KV head of one
+     * sequence is a contiguous run of positions for the attention loop. */
+    lo_half *k_cache, *v_cache;
+    uint8_t *used; /* [n_seq][n_ctx]: position holds K/V */
+    lo_arena arena;
+    /* activations, n_batch rows each */
+    float *x, *xn, *q, *k, *v, *qkv, *attn, *tmp, *ffa, *ffb, *rope;
+    /* MoE */
+    float *router, *sel_w, *slot_out, *gath, *gout;
+    int32_t *sel, *gidx;
+    /* attention scratch: per thread, q and the V accumulator in F16 */
+    lo_half *att_scratch;
+    void *mm_scratch;
+    /* outputs */
+    float *out_in;  /* normalised rows of the requested tokens */
+    float *logits;  /* n_out × n_vocab */
+    int32_t *out_idx; /* batch index → logits row or -1 */
+    int32_t last_n_tokens;
+};
+
+/* ---- context ---------------------------------------------------------------------- */
+
+static size_t mm_need(const lo_matrix *w, int64_t nb) { return w->data ? lo_matmul_scratch_bytes(w, nb) : 0; }
+
+static void *carve(lo_context *c, size_t elems, size_t elem_size, lo_status *st) {
+    size_t bytes = 0;
+    if (*st) return NULL;
+    if (lo_mul_overflow(elems, elem_size, &bytes)) {
+        *st = lo_error(LO_ERR_NOMEM, NULL, "context too large");
+        return NULL;
+    }
+    void *p = lo_arena_alloc(&c->arena, bytes ? bytes : 1, 64);
+    if (!p) *st = LO_ERR_NOMEM;
+    return p;
+}
+
+lo_status lo_context_create(const lo_model *m, const lo_context_params *p, lo_context **out) {
+    LO_ASSERT(m && out);
+    *out = NULL;
+    const lo_hparams *hp = &m->hp;
+    lo_context_params d = {0};
+    if (p) d = *p;
+    if (d.n_ctx < 0 || d.n_seq < 0 || d.n_batch < 0 || d.n_threads < 0)
+        return lo_error(LO_ERR_INVALID, NULL, "context parameters must not be negative");
+    if (d.n_ctx == 0) d.n_ctx = hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096;
+    if (d.n_seq == 0) d.n_seq = 1;
+    if (d.n_batch == 0) d.n_batch = 512;
+    if (d.n_threads == 0) d.n_threads = lo_cpu_count();
+    if (d.n_ctx > (1 << 24) || d.n_seq > 4096 || d.n_batch > (1 << 20) || d.n_threads > 1024)
+        return lo_error(LO_ERR_RANGE, NULL, "context parameters too large (n_ctx %d, n_seq %d, n_batch %d)", d.n_ctx,
+                        d.n_seq, d.n_batch);
+    lo_context *c = lo_calloc(1, sizeof *c);
+    if (!c) return LO_ERR_NOMEM;
+    c->m = m;
+    c->n_ctx = d.n_ctx, c->n_seq = d.n_seq, c->n_batch = d.n_batch, c->n_threads = d.n_threads;
+    lo_status st = LO_OK;
+    size_t kv_elems = 0;
+    if (lo_mul_overflow((size_t)hp->n_layer * (size_t)d.n_seq * (size_t)hp->n_head_kv, (size_t)d.n_ctx * (size_t)hp->head_dim,
+                        &kv_elems) ||
+        kv_elems > SIZE_MAX / 4) {
+        st = lo_error(LO_ERR_NOMEM, "use a smaller n_ctx or n_seq", "KV cache too large");
+        goto fail;
+    }
+    c->k_cache = lo_calloc(kv_elems, sizeof(lo_half));
+    c->v_cache = lo_calloc(kv_elems, sizeof(lo_half));
+    c->used = lo_calloc((size_t)d.n_seq, (size_t)d.n_ctx);
+    if (!c->k_cache || !c->v_cache || !c->used) {
+        st = lo_error(LO_ERR_NOMEM, "use a smaller n_ctx or n_seq", "cannot allocate the KV cache");
+        goto fail;
+    }
+    if ((st = lo_pool_create(d.n_threads, &c->pool))) goto fail;
+
+    const int64_t nb = d.n_batch, n_embd = hp->n_embd, n_q = (int64_t)hp->n_head * hp->head_dim,
+                  n_kv = (int64_t)hp->n_head_kv * hp->head_dim, n_ff = hp->n_ff, n_vocab = hp->n_vocab;
+    const int64_t n_exp = hp->n_expert, n_used = hp->n_expert_used;
+    size_t mm = mm_need(&m->w.output, nb);
+    for (int32_t il = 0; il < hp->n_layer; il++) {
+        const lo_layer *l = &m->layers[il];
+        const lo_matrix *ms[] = {&l->wq, &l->wk, &l->wv, &l->wqkv, &l->wo, &l->ffn_gate, &l->ffn_up, &l->ffn_down,
+                                 &l->ffn_gate_inp, &l->gate_exps, &l->up_exps, &l->down_exps};
+        for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+            size_t b = mm_need(ms[i], nb);
+            if (b == SIZE_MAX) {
+                st = lo_error(LO_ERR_NOMEM, NULL, "matmul scratch too large");
+                goto fail;
+            }
+            if (b > mm) mm = b;
+        }
+    }
+    /* arena size: sum of the buffers below plus alignment slack */
+    double total = 4.0 * (double)nb * (double)(4 * n_embd + 3 * n_q + 4 * n_kv + 2 * n_ff + hp->n_rot + n_vocab) +
+                   4.0 * (double)nb * (double)(n_exp + 2 * n_used + n_used * n_embd + 2 * n_embd) +
+                   2.0 * (double)d.n_threads * 2 * (double)hp->head_dim + (double)mm + 4.0 * 2 * (double)nb + 64.0 * 40;
+    if (total > (double)SIZE_MAX / 2) {
+        st = lo_error(LO_ERR_NOMEM, "use a smaller n_batch", "activation buffers too large");
+        goto fail;
+    }
+    if ((st = lo_arena_init(&c->arena, (size_t)total))) goto fail;
+    c->x = carve(c, (size_t)(nb * n_embd), 4, &st);
+    c->xn = carve(c, (size_t)(nb * n_embd), 4, &st);
+    c->tmp = carve(c, (size_t)(nb * n_embd), 4, &st);
+    c->out_in = carve(c, (size_t)(nb * n_embd), 4, &st);
+    c->q = carve(c, (size_t)(nb * n_q), 4, &st);
+    c->attn = carve(c, (size_t)(nb * n_q), 4, &st);
+    c->k = carve(c, (size_t)(nb * n_kv), 4, &st);
+    c->v = carve(c, (size_t)(nb * n_kv), 4, &st);
+    c->ffa = carve(c, (size_t)(nb * n_ff), 4, &st);
+    if (m->arch->parallel_ffn) c->qkv = carve(c, (size_t)(nb * (n_q + 2 * n_kv)), 4, &st);
+    c->ffb = carve(c, (size_t)(nb * n_ff), 4, &st);
+    c->rope = carve(c, (size_t)(nb * hp->n_rot), 4, &st);
+    c->logits = carve(c, (size_t)(nb * n_vocab), 4, &st);
+    if (n_exp > 0) {
+        c->router = carve(c, (size_t)(nb * n_exp), 4, &st);
+        c->sel_w = carve(c, (size_t)(nb * n_used), 4, &st);
+        c->sel = carve(c, (size_t)(nb * n_used), 4, &st);
+        c->slot_out = carve(c, (size_t)(nb * n_used * n_embd), 4, &st);
+        c->gath = carve(c, (size_t)(nb * n_embd), 4, &st);
+        c->gout = carve(c, (size_t)(nb * n_embd), 4, &st);
+        c->gidx = carve(c, (size_t)nb, 4, &st);
+    }
+    c->att_scratch = carve(c, (size_t)d.n_threads * 2 * (size_t)hp->head_dim, sizeof(lo_half), &st);
+    c->out_idx = carve(c, (size_t)nb, 4, &st);
+    if (mm) c->mm_scratch = carve(c, mm, 1, &st);
+    if (st) goto fail;
+    *out = c;
+    return LO_OK;
+fail:
+    lo_context_free(c);
+    return st;
+}
+
+void lo_context_free(lo_context *c) {
+    if (!c) return;
+    lo_pool_free(c->pool);
+    lo_arena_free(&c->arena);
+    lo_free(c->k_cache);
+    lo_free(c->v_cache);
+    lo_free(c->used);
+    lo_free(c);
+}
+
+int32_t lo_context_n_ctx(const lo_context *c) { return c->n_ctx; }
+int32_t lo_context_n_seq(const lo_context *c) { return c->n_seq; }
+
+void lo_context_seq_clear(lo_context *c, int32_t seq, int32_t p0, int32_t p1) {
+    if (!c || seq < 0 || seq >= c->n_seq) return;
+    if (p0 < 0) p0 = 0;
+    if (p1 < 0 || p1 > c->n_ctx) p1 = c->n_ctx;
+    if (p0 >= p1) return;
+    memset(c->used + (size_t)seq * (size_t)c->n_ctx + p0, 0, (size_t)(p1 - p0));
+}
+
+const float *lo_context_logits(const lo_context *c, int32_t i) {
+    if (!c || i < 0 || i >= c->last_n_tokens || c->out_idx[i] < 0) return NULL;
+    return c->logits + (size_t)c->out_idx[i] * (size_t)c->m->hp.n_vocab;
+}
+
+/* ---- attention -------------------------------------------------------------------- */
+
+typedef struct att_job {
+    lo_context *c;
+    const lo_batch *b;
+    int32_t il;
+} att_job;
+
+/* Σ x·y over F16 rows as ggml_vec_dot_f16 does it with AVX-512: blocks of 64 into four
+ * 16-lane F32 accumulators (products are exact), reduced (0+2, 1+3, then 0+1, then across
+ * lanes); the tail in double. The summation order matters for BF16/quantised models,
+ * whose next matmul rounds its input coarsely. */
+static inline float dot_f16(const lo_half *x, const lo_half *y, int64_t n) {
+    const int64_t np = n & ~(int64_t)63;
+    double s = 0.0;
+#if defined(__AVX512F__)
+    if (np) {
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+#define LO_LD(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
+        for (int64_t i = 0; i < np; i += 64) {
+            a0 = _mm512_fmadd_ps(LO_LD(x + i), LO_LD(y + i), a0);
+            a1 = _mm512_fmadd_ps(LO_LD(x + i + 16), LO_LD(y + i + 16), a1);
+            a2 = _mm512_fmadd_ps(LO_LD(x + i + 32), LO_LD(y + i + 32), a2);
+            a3 = _mm512_fmadd_ps(LO_LD(x + i + 48), LO_LD(y + i + 48), a3);
+        }
+#undef LO_LD
+        a0 = _mm512_add_ps(a0, a2);
+        a1 = _mm512_add_ps(a1, a3);
+        a0 = _mm512_add_ps(a0, a1);
+        s = _mm512_reduce_add_ps(a0);
+    }
+#else
+    if (np) {
+        float acc[4][16] = {{0}};
+        for (int64_t i = 0; i < np; i += 64)
+            for (int k = 0; k < 4; k++)
+                for (int j = 0; j < 16; j++)
+                    acc[k][j] = fmaf(lo_h2f(x[i + 16 * k + j]), lo_h2f(y[i + 16 * k + j]), acc[k][j]);
+        float r = 0.0f;
+        for (int j = 0; j < 16; j++) r += (acc[0][j] + acc[2][j]) + (acc[1][j] + acc[3][j]);
+        s = r;
+    }
+#endif
+    for (int64_t i = np; i < n; i++) s += (double)(lo_h2f(x[i]) * lo_h2f(y[i]));
+    return (float)s;
+}
+
+/* acc = f16(f32(acc) · ms) (ggml_vec_scale_f16) */
+static inline void scale_f16(lo_half *acc, float ms, int64_t n) {
+    int64_t i = 0;
+#if defined(__AVX512F__)
+    const __m512 vm = _mm512_set1_ps(ms);
+    for (; i + 16 <= n; i += 16) {
+        __m512 a = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(acc + i))), vm);
+        _mm256_storeu_si256((__m256i *)(acc + i), _mm512_cvtps_ph(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    }
+#endif
+    for (; i < n; i++) acc[i] = lo_f2h(lo_h2f(acc[i]) * ms);
+}
+
+/* acc = f16(fma(f32(v), vs, f32(acc))) (ggml_vec_mad_f16) */
+static inline void mad_f16(lo_half *acc, const lo_half *v, float vs, int64_t n) {
+    int64_t i = 0;
+#if defined(__AVX512F__)
+    const __m512 vm = _mm512_set1_ps(vs);
+    for (; i + 16 <= n; i += 16) {
+        __m512 a = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(v + i))), vm,
+                                   _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(acc + i))));
+        _mm256_storeu_si256((__m256i *)(acc + i), _mm512_cvtps_ph(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    }
+#endif
+    for (; i < n; i++) acc[i] = lo_f2h(fmaf(lo_h2f(v[i]), vs, lo_h2f(acc[i])));
+}
+
+/* One query row (token t, head h) against its sequence's cache: ggml-cpu's flash-attention
+ * kernel for F16 K/V — Q rounded to F16, online softmax in F32, V·softmax accumulated in F16. */
+static void attend_one(lo_context *c, const lo_batch *b, int32_t il, int32_t t, int32_t h, lo_half *qh, lo_half *acc) {
+    const lo_hparams *hp = &c->m->hp;
+    const int64_t hd = hp->head_dim;
+    const int32_t seq = b->seq[t], pos = b->pos[t];
+    const int32_t g = h / (hp->n_head / hp->n_head_kv);
+    const size_t head_off = ((((size_t)il * (size_t)c->n_seq + (size_t)seq) * (size_t)hp->n_head_kv + (size_t)g) *
+                             (size_t)c->n_ctx) * (size_t)hd;
+    const lo_half *K = c->k_cache + head_off, *V = c->v_cache + head_off;
+    const uint8_t *used = c->used + (size_t)seq * (size_t)c->n_ctx;
+    const float *qf = c->q + ((size_t)t * (size_t)hp->n_head + (size_t)h) * (size_t)hd;
+    const float scale = 1.0f / sqrtf((float)hd);
+    for (int64_t i = 0; i < hd; i++) qh[i] = lo_f2h(qf[i]), acc[i] = 0;
+    float S = 0.0f, M = -INFINITY;
+    for (int32_t p = 0; p <= pos; p++) {
+        if (!used[p]) continue;
+        const lo_half *kr = K + (size_t)p * (size_t)hd, *vr = V + (size_t)p * (size_t)hd;
+        float s = dot_f16(kr, qh, hd) * scale;
+        float ms = 1.0f, vs = 1.0f;
+        if (s > M) {
+            const float Mold = M;
+            M = s;
+            ms = expf(Mold - M);
+            scale_f16(acc, ms, hd);
+        } else {
+            vs = expf(s - M);
+        }
+        mad_f16(acc, vr, vs, hd);
+        S = S * ms + vs;
+    }
+    float *o = c->attn + ((size_t)t * (size_t)hp->n_head + (size_t)h) * (size_t)hd;
+    const float inv = S == 0.0f ? 0.0f : 1.0f / S;
+    for (int64_t i = 0; i < hd; i++) o[i] = lo_h2f(acc[i]) * inv;
+}
+
+static void att_worker(void *p, int ith, int nth) {
+    att_job *j = p;
+    lo_context *c = j->c;
+    const int32_t nh = c->m->hp.n_head;
+    const int64_t n = (int64_t)j->b->n_tokens * nh;
+    lo_half *qh = c->att_scratch + (size_t)ith * 2 * (size_t)c->m->hp.head_dim;
+    lo_half *acc = qh + c->m->hp.head_dim;
+    for (int64_t i = ith; i < n; i += nth) attend_one(c, j->b, j->il, (int32_t)(i / nh), (int32_t)(i % nh), qh, acc);
+}
+
+/* ---- forward ---------------------------------------------------------------------- */
+
+static void matmul(lo_context *c, const lo_matrix *w, const float *x, int64_t n, float *out) {
+    lo_matmul(c->pool, w, x, n, out, c->mm_scratch);
+}
+
+static void add_bias(float *y, const float *b, int64_t rows, int64_t n) {
+    if (!b) return;
+    for (int64_t r = 0; r < rows; r++) lo_add(y + r * n, y + r * n, b, n);
+}
+
+/* Mixtral-style MoE FFN over xn (n rows) into c->tmp: softmax router, top-k, weights
+ * renormalised, Σ_k w_k · down_k(silu(gate_k(x)) · up_k(x)) summed in selection order. */
+static void moe_ffn(lo_context *c, const lo_layer *l, int64_t n) {
+    const lo_hparams *hp = &c->m->hp;
+    const int64_t ne = hp->n_expert, nu = hp->n_expert_used, n_embd = hp->n_embd, n_ff = hp->n_ff;
+    matmul(c, &l->ffn_gate_inp, c->xn, n, c->router);
+    for (int64_t t = 0; t < n; t++) {
+        float *pr = c->router + t * ne;
+        lo_softmax(pr, ne);
+        int32_t *sel = c->sel + t * nu;
+        float *w = c->sel_w + t * nu;
+        float sum = 0.0f;
+        for (int64_t k = 0; k < nu; k++) {
+            int32_t best = -1;
+            for (int32_t e = 0; e < ne; e++) {
+                bool taken = false;
+                for (int64_t j = 0; j < k; j++) taken |= sel[j] == e;
+                if (!taken && (best < 0 || pr[e] > pr[best])) best = e;
+            }
+            sel[k] = best;
+            w[k] = pr[best];
+            sum += w[k];
+        }
+        for (int64_t k = 0; k < nu; k++) w[k] = w[k] / sum;
+    }
+    for (int32_t e = 0; e < ne; e++) {
+        int64_t cnt = 0;
+        for (int64_t t = 0; t < n; t++)
+            for (int64_t k = 0; k < nu; k++)
+                if (c->sel[t * nu + k] == e) {
+                    c->gidx[cnt] = (int32_t)(t * nu + k);
+                    memcpy(c->gath + cnt * n_embd, c->xn + t * n_embd, (size_t)n_embd * sizeof(float));
+                    cnt++;
+                }
+        if (!cnt) continue;
+        lo_matrix g = l->gate_exps, u = l->up_exps, dn = l->down_exps;
+        g.data = (const uint8_t *)g.data + (size_t)e * l->gate_exps_stride;
+        u.data = (const uint8_t *)u.data + (size_t)e * l->up_exps_stride;
+        dn.data = (const uint8_t *)dn.data + (size_t)e * l->down_exps_stride;
+        matmul(c, &g, c->gath, cnt, c->ffa);
+        matmul(c, &u, c->gath, cnt, c->ffb);
+        for (int64_t r = 0; r < cnt; r++) lo_swiglu(c->ffa + r * n_ff, c->ffa + r * n_ff, c->ffb + r * n_ff, n_ff);
+        matmul(c, &dn, c->ffa, cnt, c->gout);
+        for (int64_t r = 0; r < cnt; r++) {
+            float *dst = c->slot_out + (size_t)c->gidx[r] * (size_t)n_embd;
+            const float wk = c->sel_w[c->gidx[r]];
+            const float *src = c->gout + r * n_embd;
+            for (int64_t i = 0; i < n_embd; i++) dst[i] = src[i] * wk;
+        }
+    }
+    for (int64_t t = 0; t < n; t++) {
+        float *o = c->tmp + t * n_embd;
+        const float *s0 = c->slot_out + (size_t)(t * nu) * (size_t)n_embd;
+        memcpy(o, s0, (size_t)n_embd * sizeof(float));
+        for (int64_t k = 1; k < nu; k++) lo_add(o, o, s0 + k * n_embd, n_embd);
+    }
+}
+
+/* The architecture's norm of x into y: RMSNorm·w, or LayerNorm·w + b. */
+static void norm_row(const lo_model *m, float *y, const float *x, const float *w, const float *b) {
+    if (m->arch->norm == LO_NORM_LAYER) lo_layernorm(y, x, w, b, m->hp.n_embd, m->hp.norm_eps);
+    else lo_rmsnorm(y, x, w, m->hp.n_embd, m->hp.norm_eps);
+}
+
+static lo_status check_batch(const lo_context *c, const lo_batch *b) {
+    const lo_hparams *hp = &c->m->hp;
+    if (!b || b->n_tokens < 1 || !b->token || !b->pos || !b->seq)
+        return lo_error(LO_ERR_INVALID, NULL, "empty batch or missing token/pos/seq arrays");
+    if (b->n_tokens > c->n_batch)
+        return lo_error(LO_ERR_RANGE, "split the batch or create the context with a larger n_batch",
+                        "batch of %d tokens exceeds n_batch %d", b->n_tokens, c->n_batch);
+    for (int32_t i = 0; i < b->n_tokens; i++) {
+        if (b->token[i] < 0 || b->token[i] >= hp->n_vocab)
+            return lo_error(LO_ERR_RANGE, NULL, "batch token %d: id %d is outside the vocabulary (0..%d)", i,
+                            b->token[i], hp->n_vocab - 1);
+        if (b->seq[i] < 0 || b->seq[i] >= c->n_seq)
+            return lo_error(LO_ERR_RANGE, NULL, "batch token %d: sequence %d is outside 0..%d", i, b->seq[i],
+                            c->n_seq - 1);
+        if (b->pos[i] < 0 || b->pos[i] >= c->n_ctx)
+            return lo_error(LO_ERR_RANGE, "the context is full; clear the sequence or use a larger n_ctx",
+                            "batch token %d: position %d is outside the context (n_ctx %d)", i, b->pos[i], c->n_ctx);
+    }
+    return LO_OK;
+}
+
+lo_status lo_model_decode(lo_context *c, const lo_batch *b) {
+    LO_ASSERT(c);
+    lo_status st = check_batch(c, b);
+    if (st) return st;
+    const lo_model *m = c->m;
+    const lo_hparams *hp = &m->hp;
+    const int64_t n = b->n_tokens, n_embd = hp->n_embd, hd = hp->head_dim, n_rot = hp->n_rot;
+    const int64_t n_q = (int64_t)hp->n_head * hd, n_kv = (int64_t)hp->n_head_kv * hd, n_ff = hp->n_ff;
+    const bool neox = hp->rope_type == LO_ROPE_NEOX;
+
+    /* embeddings: dequantised rows of token_embd */
+    const lo_matrix *te = &m->w.token_embd;
+    for (int64_t t = 0; t < n; t++)
+        lo_dequantize_row(te->type, (const uint8_t *)te->data + (size_t)b->token[t] * te->row_bytes, c->x + t * n_embd,
+                          n_embd);
+    for (int64_t t = 0; t < n; t++) {
+        lo_rope_cache(c->rope + t * n_rot, n_rot, b->pos[t], hp->rope_freq_base, hp->rope_freq_scale);
+        c->used[(size_t)b->seq[t] * (size_t)c->n_ctx + (size_t)b->pos[t]] = 1;
+    }
+
+    for (int32_t il = 0; il < hp->n_layer; il++) {
+        const lo_layer *l = &m->layers[il];
+        for (int64_t t = 0; t < n; t++) norm_row(m, c->xn + t * n_embd, c->x + t * n_embd, l->attn_norm, l->attn_norm_b);
+        if (l->wqkv.data) {
+            /* fused {n_embd, n_q + 2 n_kv}: rows 0..n_q = Q, then K, then V */
+            const int64_t nqkv = n_q + 2 * n_kv;
+            matmul(c, &l->wqkv, c->xn, n, c->qkv);
+            add_bias(c->qkv, l->bqkv, n, nqkv);
+            for (int64_t t = 0; t < n; t++) {
+                memcpy(c->q + t * n_q, c->qkv + t * nqkv, (size_t)n_q * sizeof(float));
+                memcpy(c->k + t * n_kv, c->qkv + t * nqkv + n_q, (size_t)n_kv * sizeof(float));
+                memcpy(c->v + t * n_kv, c->qkv + t * nqkv + n_q + n_kv, (size_t)n_kv * sizeof(float));
+            }
+        } else {
+            matmul(c, &l->wq, c->xn, n, c->q);
+            matmul(c, &l->wk, c->xn, n, c->k);
+            matmul(c, &l->wv, c->xn, n, c->v);
+        }
+        add_bias(c->q, l->bq, n, n_q);
+        add_bias(c->k, l->bk, n, n_kv);
+        add_bias(c->v, l->bv, n, n_kv);
+        for (int64_t t = 0; t < n; t++) {
+            lo_rope_apply(c->q + t * n_q, hp->n_head, hd, n_rot, c->rope + t * n_rot, neox);
+            lo_rope_apply(c->k + t * n_kv, hp->n_head_kv, hd, n_rot, c->rope + t * n_rot, neox);
+            /* store K, V as F16 at (layer, seq, kv head, pos) */
+            for (int32_t g = 0; g < hp->n_head_kv; g++) {
+                size_t off = (((((size_t)il * (size_t)c->n_seq + (size_t)b->seq[t]) * (size_t)hp->n_head_kv + (size_t)g) *
+                               (size_t)c->n_ctx) + (size_t)b->pos[t]) * (size_t)hd;
+                const float *ks = c->k + t * n_kv + g * hd, *vs = c->v + t * n_kv + g * hd;
+                for (int64_t i = 0; i < hd; i++) {
+                    c->k_cache[off + (size_t)i] = lo_f2h(ks[i]);
+                    c->v_cache[off + (size_t)i] = lo_f2h(vs[i]);
+                }
+            }
+        }
+        att_job aj = {c, b, il};
+        if (lo_pool_n_threads(c->pool) > 1 && n * hp->n_head > 1) lo_pool_run(c->pool, att_worker, &aj);
+        else att_worker(&aj, 0, 1);
+        matmul(c, &l->wo, c->attn, n, c->tmp);
+        add_bias(c->tmp, l->bo, n, n_embd);
+        if (m->arch->parallel_ffn) {
+            /* falcon: x += (gelu MLP of the same norm) + attention output */
+            float *att = c->out_in; /* free until the output stage: n_batch rows of n_embd */
+            memcpy(att, c->tmp, (size_t)(n * n_embd) * sizeof(float));
+            matmul(c, &l->ffn_up, c->xn, n, c->ffa);
+            add_bias(c->ffa, l->ffn_up_b, n, n_ff);
+            for (int64_t t = 0; t < n; t++) lo_gelu(c->ffa + t * n_ff, c->ffa + t * n_ff, n_ff);
+            matmul(c, &l->ffn_down, c->ffa, n, c->tmp);
+            add_bias(c->tmp, l->ffn_down_b, n, n_embd);
+            for (int64_t t = 0; t < n; t++) {
+                lo_add(c->tmp + t * n_embd, c->tmp + t * n_embd, att + t * n_embd, n_embd);
+                lo_add(c->x + t * n_embd, c->tmp + t * n_embd, c->x + t * n_embd, n_embd);
+            }
+            continue;
+        }
+        for (int64_t t = 0; t < n; t++) lo_add(c->x + t * n_embd, c->tmp + t * n_embd, c->x + t * n_embd, n_embd);
+
+        for (int64_t t = 0; t < n; t++) norm_row(m, c->xn + t * n_embd, c->x + t * n_embd, l->ffn_norm, l->ffn_norm_b);
+        if (hp->n_expert > 0) {
+            moe_ffn(c, l, n);
+        } else {
+            matmul(c, &l->ffn_gate, c->xn, n, c->ffa);
+            matmul(c, &l->ffn_up, c->xn, n, c->ffb);
+            for (int64_t t = 0; t < n; t++) lo_swiglu(c->ffa + t * n_ff, c->ffa + t * n_ff, c->ffb + t * n_ff, n_ff);
+            matmul(c, &l->ffn_down, c->ffa, n, c->tmp);
+        }
+        for (int64_t t = 0; t < n; t++) lo_add(c->x + t * n_embd, c->tmp + t * n_embd, c->x + t * n_embd, n_embd);
+    }
+
+    /* outputs: final norm and the output matrix for the requested rows only */
+    int32_t n_out = 0;
+    for (int64_t t = 0; t < n; t++) {
+        bool want = b->logits ? b->logits[t] : t == n - 1;
+        c->out_idx[t] = want ? n_out : -1;
+        if (want) {
+            norm_row(m, c->out_in + (size_t)n_out * (size_t)n_embd, c->x + t * n_embd, m->w.output_norm, m->w.output_norm_b);
+            n_out++;
+        }
+    }
+    c->last_n_tokens = (int32_t)n;
+    if (n_out) matmul(c, &m->w.output, c->out_in, n_out, c->logits);
+    return LO_OK;
+}
