@@ -52,6 +52,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "") printf "%.2
 
 echo "# llmops vs llama.cpp — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, threads=$THREADS, pp$PP, tg$TG, $REPS reps"
 echo "# $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+echo "# load average at start: $(cut -d" " -f1-3 /proc/loadavg) (other processes compete for the CPUs if it exceeds the thread count)"
 echo "# llama.cpp: $LLAMA_BIN/llama-bench (via $PEER/bench.sh)"
 echo
 
