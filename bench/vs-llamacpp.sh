@@ -19,6 +19,7 @@ TG=${TG:-64}
 REPS=${REPS:-5}
 TYPES=${TYPES:-"Q4_0 Q8_0 Q4_K_M"}
 BW_GBS=${BW_GBS:-40}
+export PP TG REPS   # read by bench.sh
 CACHE=${CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/llmops-bench}
 VOCAB=$SHARED/models/vocab/ggml-vocab-llama-spm.gguf
 PEER=$SHARED/peers/llamacpp
@@ -97,7 +98,7 @@ for T in $TYPES; do
     echo "== $T ($(du -m "$f" | cut -f1) MiB)"
     measure "$tmp/ours" "$LLMOPS" bench -m "$f" -p "$PP" -n "$TG" -t "$THREADS" -r "$REPS" || die "llmops bench failed on $f"
     cat "$tmp/ours"
-    PP=$PP TG=$TG REPS=$REPS measure "$tmp/llama" "$PEER/bench.sh" "$f" "$THREADS" || die "llama-bench failed on $f"
+    measure "$tmp/llama" "$PEER/bench.sh" "$f" "$THREADS" || die "llama-bench failed on $f"
     grep -q "^tg$TG" "$tmp/llama" || die "llama.cpp did not load $f: $(cat "$tmp/llama.err")"
     sed 's/^/llama.cpp /' "$tmp/llama"
     pp_o=$(field "$tmp/ours" "pp$PP"); pp_l=$(field "$tmp/llama" "pp$PP")

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The README's main job, as far as the project has grown: reads a real model file with
-# the GGUF reader, shows it, and round-trips a sentence through its tokenizer. It becomes
-# `llmops quickstart` once training, evaluation and serving exist.
+# the GGUF reader, shows it, round-trips a sentence through its tokenizer, continues a
+# prompt with the model and measures its perplexity. It becomes `llmops quickstart` once
+# training, evaluation and serving exist.
 # usage: run.sh LLMOPS_BINARY [MODEL.gguf]
 set -eu
 bin=$1
@@ -22,3 +23,14 @@ echo "$ids"
 echo
 echo "== llmops detokenize $ids"
 "$bin" detokenize -m "$model" $ids
+echo
+echo
+echo "== llmops generate -p \"Once upon a time\" -n 64 --temp 0"
+"$bin" generate -m "$model" -p "Once upon a time" -n 64 --temp 0
+echo
+echo
+doc=$(dirname "$model")/llama2c/stories260K.md
+if [ -f "$doc" ]; then
+  echo "== llmops perplexity -f $(basename "$doc") --ctx 128"
+  "$bin" perplexity -m "$model" -f "$doc" --ctx 128 | tail -n 1
+fi
