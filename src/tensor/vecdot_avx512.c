@@ -1,5 +1,6 @@
-/* tensor: AVX-512 (F, BW, VL, VNNI) dot-product kernels, compiled with a target pragma so
- * the library also builds without -march=native and picks them at run time from CPUID.
+/* tensor: AVX-512 (F, BW, VL, VNNI) kernels — dot products, matmul tiles (one weight row
+ * × up to 8 tokens) and activation quantisers — compiled with a target pragma so the
+ * library also builds without -march=native and picks them at run time from CPUID.
  * Integer block sums are exact; results differ from vecdot_ref.c only in float
  * summation order. Types without a kernel here fall back to the AVX2 one. */
 #include "tensor/tensor_internal.h"

@@ -7,6 +7,7 @@
 #include "tensor/tensor_internal.h"
 
 #include <math.h>
+#include <stddef.h>
 
 static uint64_t rng_state = 0x243F6A8885A308D3ull;
 static float frand(void) {
@@ -66,10 +67,66 @@ static const uint32_t k_types[] = {
     LO_DTYPE_Q4_K, LO_DTYPE_Q5_K, LO_DTYPE_Q6_K,
 };
 
+/* Raw weight blocks (every bit pattern: q8_0 -128, all scale/min codes, high bits) with
+ * finite large f16 scales, against the reference on every ISA: overflow in the tiles. */
+static void test_raw_blocks(lo_pool *pool) {
+    static const struct { uint32_t t; size_t h0, h1; } k_raw[] = {
+        {LO_DTYPE_Q4_0, offsetof(block_q4_0, d), SIZE_MAX}, {LO_DTYPE_Q4_1, offsetof(block_q4_1, d), offsetof(block_q4_1, m)},
+        {LO_DTYPE_Q5_0, offsetof(block_q5_0, d), SIZE_MAX}, {LO_DTYPE_Q5_1, offsetof(block_q5_1, d), offsetof(block_q5_1, m)},
+        {LO_DTYPE_Q8_0, offsetof(block_q8_0, d), SIZE_MAX}, {LO_DTYPE_Q2_K, offsetof(block_q2_K, d), offsetof(block_q2_K, dmin)},
+        {LO_DTYPE_Q3_K, offsetof(block_q3_K, d), SIZE_MAX}, {LO_DTYPE_Q4_K, offsetof(block_q4_K, d), offsetof(block_q4_K, dmin)},
+        {LO_DTYPE_Q5_K, offsetof(block_q5_K, d), offsetof(block_q5_K, dmin)}, {LO_DTYPE_Q6_K, offsetof(block_q6_K, d), SIZE_MAX},
+    };
+    const int64_t k = 512, m = 9, nt = 11;
+    float *x = malloc(sizeof(float) * (size_t)(k * nt)), *out = malloc(sizeof(float) * (size_t)(m * nt));
+    float *wd = malloc(sizeof(float) * (size_t)k), *yd = malloc(sizeof(float) * (size_t)k);
+    uint8_t *w = malloc((size_t)(m * k * 2)), *yq = malloc((size_t)(nt * k * 2)), *scratch = NULL;
+    for (int64_t i = 0; i < k * nt; i++) x[i] = (i % 5 == 0) ? 100.0f : 50.0f * frand(); /* many ±127 */
+    for (size_t ti = 0; ti < sizeof k_raw / sizeof k_raw[0]; ti++) {
+        uint32_t t = k_raw[ti].t, vt = lo_vec_dot_type(t);
+        size_t rb = 0, yrb = 0, bb = lo_dtype_get(t)->block_bytes;
+        CHECK(lo_dtype_row_bytes(t, k, &rb) && lo_dtype_row_bytes(vt, k, &yrb));
+        for (size_t b = 0; b < rb * (size_t)m; b++) w[b] = (uint8_t)(frand() * 1000.0f);
+        memset(w, t == LO_DTYPE_Q8_0 ? 0x80 : 0xFF, rb); /* row 0 at the limits */
+        for (size_t b = 0; b < rb * (size_t)m; b += bb) {
+            size_t hs[2] = {k_raw[ti].h0, k_raw[ti].h1};
+            for (int j = 0; j < 2; j++) {
+                if (hs[j] == SIZE_MAX) continue;
+                uint16_t h = lo_f32_to_f16((frand() < 0 ? -1.0f : 1.0f) * (256.0f + 1024.0f * fabsf(frand())));
+                memcpy(w + b + hs[j], &h, 2);
+            }
+        }
+        lo_matrix mat = {.type = t, .ne0 = k, .ne1 = m, .row_bytes = rb, .data = w};
+        scratch = realloc(scratch, lo_matmul_scratch_bytes(&mat, nt));
+        for (int64_t tk = 0; tk < nt; tk++) quant_expected(vt, x + tk * k, yq + (size_t)tk * yrb, k);
+        for (int isa = LO_ISA_SCALAR; isa <= (int)lo_isa_best(); isa++) {
+            CHECK(lo_isa_set((lo_isa)isa));
+            lo_matmul(pool, &mat, x, nt, out, scratch);
+            for (int64_t tk = 0; tk < nt; tk++) {
+                lo_dequantize_row(vt, yq + (size_t)tk * yrb, yd, k);
+                for (int64_t r = 0; r < m; r++) {
+                    const void *wr = w + (size_t)r * rb;
+                    float ref = lo_vec_dot_ref(t, k, wr, yq + (size_t)tk * yrb);
+                    lo_dequantize_row(t, wr, wd, k);
+                    double mag = 0;
+                    for (int64_t i = 0; i < k; i++) mag += fabs((double)wd[i] * yd[i]);
+                    double rel = fabs((double)out[tk * m + r] - ref) / (mag + 1e-30);
+                    CHECK_MSG(rel <= LO_TOL_MATMUL_REL, "raw %s isa=%s row %lld token %lld: %.9g vs %.9g",
+                              lo_dtype_get(t)->name, lo_isa_name((lo_isa)isa), (long long)r, (long long)tk,
+                              out[tk * m + r], ref);
+                }
+            }
+        }
+    }
+    lo_isa_set(lo_isa_best());
+    free(x), free(out), free(wd), free(yd), free(w), free(yq), free(scratch);
+}
+
 int main(void) {
-    /* 672 = 21 blocks of 32: two groups of 8 plus a 5-block tail in the SIMD loops;
-     * K-quants use 512 (two super-blocks) */
-    const int64_t k_max = 672, m = 37, max_tok = 17;
+    /* legacy types: 672 = 21 blocks of 32, two groups of 8 plus a 5-block tail in the SIMD
+     * loops; K-quants: 512 (two super-blocks); float types: 2085 = two 1024-element k
+     * chunks of the float tiles plus a 37-element masked tail */
+    const int64_t k_max = 2085, m = 37, max_tok = 17;
     int64_t k = k_max;
     const size_t pad = 64; /* rows are row_bytes apart, more than their size */
     lo_pool *pool1 = NULL, *pool2 = NULL;
@@ -90,11 +147,12 @@ int main(void) {
     for (int64_t i = 0; i < k_max * max_tok; i++) xf[i] = 3.0f * frand();
 
     test_quantize_act();
+    test_raw_blocks(pool2);
 
     lo_isa best = lo_isa_best();
     for (size_t ti = 0; ti < sizeof k_types / sizeof k_types[0]; ti++) {
         uint32_t t = k_types[ti], vt = lo_vec_dot_type(t);
-        k = lo_dtype_get(t)->block_elems == 256 ? 512 : k_max;
+        k = lo_dtype_get(t)->block_elems == 256 ? 512 : lo_dtype_get(t)->block_elems == 32 ? 672 : k_max;
         size_t rb = 0, xrb = 0;
         CHECK(lo_dtype_row_bytes(t, k, &rb));
         CHECK(lo_dtype_row_bytes(vt, k, &xrb));
