@@ -8,7 +8,10 @@
 #
 # usage: bench/vs-llamacpp.sh          env: LLMOPS=path/to/llmops  THREADS=2  PP=128  TG=64
 #        REPS=5  TYPES="Q4_0 Q8_0 Q4_K_M"  BW_GBS=40 (bandwidth for the ceiling)  CACHE=dir
-#        SKIP_QUANT_CHECK=1
+#        SKIP_QUANT_CHECK=1  ROUNDS=1 (alternations per type; the best mean of each side counts,
+#        which discounts rounds slowed by other load on the machine)
+#        LLAMA_ENV="OMP_WAIT_POLICY=passive" (extra environment for llama-bench: its OpenMP threads
+#        spin while waiting, which collapses its speed when other processes load the CPUs)
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${LO_SHARED_DIR:-$ROOT/../shared}
@@ -17,6 +20,8 @@ THREADS=${THREADS:-2}
 PP=${PP:-128}
 TG=${TG:-64}
 REPS=${REPS:-5}
+ROUNDS=${ROUNDS:-1}
+LLAMA_ENV=${LLAMA_ENV:-}
 TYPES=${TYPES:-"Q4_0 Q8_0 Q4_K_M"}
 BW_GBS=${BW_GBS:-40}
 export PP TG REPS   # read by bench.sh
@@ -49,12 +54,13 @@ measure() {
 # "ppN threads=T: X +- S tokens/s" → X and S
 field() { awk -v t="$2" '$1 == t { print $3; exit }' "$1"; }
 field_sd() { awk -v t="$2" '$1 == t { print $5; exit }' "$1"; }
+best() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b + 0 > a + 0) print b; else print a }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "") printf "%.2f", a / b; else printf "-" }'; }
 
 echo "# llmops vs llama.cpp — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, threads=$THREADS, pp$PP, tg$TG, $REPS reps"
 echo "# $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 echo "# load average at start: $(cut -d" " -f1-3 /proc/loadavg) (other processes compete for the CPUs if it exceeds the thread count)"
-echo "# llama.cpp: $LLAMA_BIN/llama-bench (via $PEER/bench.sh)"
+echo "# llama.cpp: $LLAMA_BIN/llama-bench (via $PEER/bench.sh)${LLAMA_ENV:+, env $LLAMA_ENV}"
 echo
 
 # ---- 1. models --------------------------------------------------------------------------
@@ -96,14 +102,20 @@ printf '|--------|-----------:|-----------:|------:|----------:|----------:|----
 for T in $TYPES; do
     f=$CACHE/tinyllama-1.1b-random-s$SEED.$T.gguf
     echo "== $T ($(du -m "$f" | cut -f1) MiB)"
-    measure "$tmp/ours" "$LLMOPS" bench -m "$f" -p "$PP" -n "$TG" -t "$THREADS" -r "$REPS" || die "llmops bench failed on $f"
-    cat "$tmp/ours"
-    measure "$tmp/llama" "$PEER/bench.sh" "$f" "$THREADS" || die "llama-bench failed on $f"
-    grep -q "^tg$TG" "$tmp/llama" || die "llama.cpp did not load $f: $(cat "$tmp/llama.err")"
-    sed 's/^/llama.cpp /' "$tmp/llama"
-    pp_o=$(field "$tmp/ours" "pp$PP"); pp_l=$(field "$tmp/llama" "pp$PP")
-    tg_o=$(field "$tmp/ours" "tg$TG"); tg_l=$(field "$tmp/llama" "tg$TG")
-    rss_o=$(cat "$tmp/ours.rss"); rss_l=$(cat "$tmp/llama.rss")
+    pp_o=; pp_l=; tg_o=; tg_l=; rss_o=0; rss_l=0
+    r=1
+    while [ "$r" -le "$ROUNDS" ]; do
+        # alternating: llmops, then llama.cpp, ROUNDS times; the best round of each counts
+        measure "$tmp/ours" "$LLMOPS" bench -m "$f" -p "$PP" -n "$TG" -t "$THREADS" -r "$REPS" || die "llmops bench failed on $f"
+        cat "$tmp/ours"
+        measure "$tmp/llama" env $LLAMA_ENV "$PEER/bench.sh" "$f" "$THREADS" || die "llama-bench failed on $f"
+        grep -q "^tg$TG" "$tmp/llama" || die "llama.cpp did not load $f: $(cat "$tmp/llama.err")"
+        sed 's/^/llama.cpp /' "$tmp/llama"
+        pp_o=$(best "$pp_o" "$(field "$tmp/ours" "pp$PP")"); pp_l=$(best "$pp_l" "$(field "$tmp/llama" "pp$PP")")
+        tg_o=$(best "$tg_o" "$(field "$tmp/ours" "tg$TG")"); tg_l=$(best "$tg_l" "$(field "$tmp/llama" "tg$TG")")
+        rss_o=$(best "$rss_o" "$(cat "$tmp/ours.rss")"); rss_l=$(best "$rss_l" "$(cat "$tmp/llama.rss")")
+        r=$((r + 1))
+    done
     wmib=$(awk '/weights read per token/ { for (i = 1; i <= NF; i++) if ($i == "token") print $(i + 1) }' "$tmp/ours")
     bw_o=$(awk -v t="$tg_o" -v w="$wmib" -v b="$BW_GBS" 'BEGIN { printf "%.0f%%", 100 * t * w * 1048576 / (b * 1e9) }')
     bw_l=$(awk -v t="$tg_l" -v w="$wmib" -v b="$BW_GBS" 'BEGIN { printf "%.0f%%", 100 * t * w * 1048576 / (b * 1e9) }')
@@ -113,7 +125,9 @@ for T in $TYPES; do
         "$(ratio "$rss_o" "$rss_l")" "$bw_o" "$bw_l" >>"$tmp/table"
 done
 echo
-echo "tokens/s: mean of $REPS repetitions (llama-bench's method); ratio = llmops / llama.cpp."
-echo "RSS: peak resident set of the whole run (/usr/bin/time %M; both mmap the model)."
+echo "tokens/s: mean of $REPS repetitions (llama-bench's method), best of $ROUNDS alternating round(s); ratio = llmops / llama.cpp."
+echo "load average at the end: $(cut -d" " -f1-3 /proc/loadavg)"
+echo "RSS: peak resident set of the whole run (/usr/bin/time %M; both mmap the model; llama.cpp's CPU_REPACK"
+echo "     also copies Q4_0/Q4_K weights into interleaved buffers, hence ~2x for those). Max over rounds."
 echo "tg/BW: weight bytes read per token × tg tokens/s ÷ $BW_GBS GB/s (the memory-bandwidth ceiling)."
 cat "$tmp/table"

@@ -55,7 +55,7 @@ int lo_cmd_gen_model(int argc, char **argv) {
     if (ft < 0) return lo_cli_usage_error(cmd, "unknown --type '%s'", type);
     p.ftype = (lo_ftype)ft;
     if (!strcmp(shape, "custom")) {
-        for (int k = 0; k < 5; k++)
+        for (int k = 0; k < 3; k++)
             if (dims[k] <= 0) return lo_cli_usage_error(cmd, "--shape custom needs %s (> 0)", dim_flags[k]);
         if (dims[5] < 0 && !p.tokenizer_path) return lo_cli_usage_error(cmd, "--shape custom needs --vocab or --tokenizer");
     } else if (!lo_gen_model_shape(shape, &p)) {
@@ -65,7 +65,11 @@ int lo_cmd_gen_model(int argc, char **argv) {
     int32_t *fields[6] = {&p.n_embd, &p.n_layer, &p.n_head, &p.n_head_kv, &p.n_ff, &p.n_vocab};
     for (int k = 0; k < 6; k++)
         if (dims[k] >= 0) *fields[k] = (int32_t)dims[k];
-    if (dims[4] < 0 && !strcmp(shape, "custom")) p.n_ff = 4 * p.n_embd;
+    if (!strcmp(shape, "custom")) {
+        /* Defaults as llama's own sizing: no GQA, n_ff = 8·dim/3 rounded up to 256. */
+        if (dims[3] < 0) p.n_head_kv = p.n_head;
+        if (dims[4] < 0) p.n_ff = (int32_t)((8 * (long long)p.n_embd / 3 + 255) / 256 * 256);
+    }
     /* With a tokenizer the vocabulary size is the tokenizer's (unless given explicitly). */
     if (p.tokenizer_path && dims[5] < 0) p.n_vocab = 0;
     double t0 = lo_time_sec();

@@ -6,6 +6,7 @@
 #include "llmops/tensor.h"
 #include "llmops/gguf.h"
 #include "llmops/tokenizer.h"
+#include "llmops/metrics.h"
 #include "llmops/model.h"
 #include "llmops/infer.h"
 

@@ -1,7 +1,7 @@
 /* Persistent thread pool: n-1 workers park on a condition variable between jobs; a job
  * generation counter makes each worker run each job exactly once; the caller is thread 0
- * and waits for the rest on a second condition variable. Workers spin briefly before
- * parking so back-to-back jobs (one per layer/op) don't pay a futex wake each time. */
+ * and waits for the rest on a second condition variable. Both sides poll before parking so
+ * back-to-back jobs (several per layer) cost a cache-line round trip, not a futex wake. */
 #include "llmops/base.h"
 
 #include <errno.h>
@@ -18,7 +18,7 @@
 #define LO_CPU_RELAX() ((void)0)
 #endif
 
-/* ~tens of microseconds of polling before sleeping; idle pools then cost nothing. */
+/* Polling rounds before sleeping (a few ms at most: idle pools then cost nothing). */
 #define LO_POOL_SPIN 4096
 
 typedef struct lo_pool_worker {
@@ -34,18 +34,25 @@ struct lo_pool {
     pthread_mutex_t mu;
     pthread_cond_t cv_work; /* workers wait for a new generation */
     pthread_cond_t cv_done; /* the caller waits for pending == 0 */
-    int n_sleeping;         /* workers parked on cv_work (under mu) */
-    atomic_uint gen;
-    atomic_int pending;
-    atomic_bool stop;
-    lo_pool_fn fn; /* published before gen is bumped (release) */
+    lo_pool_fn fn;          /* published before gen is bumped (release) */
     void *ctx;
+    char pad0[64];
+    /* written by the caller once per job; read by the polling workers */
+    atomic_uint gen;
+    atomic_bool stop;
+    atomic_int n_sleeping; /* workers parked or about to park on cv_work */
+    char pad1[64];
+    /* written by each worker once per job; read by the polling caller */
+    atomic_int pending;
+    atomic_int caller_sleeping; /* the caller parked or about to park on cv_done */
+    char pad2[64];
 };
 
-/* Pause, and every 64th round yield the CPU: with more threads than cores a spinning
- * thread would otherwise keep the one it waits for off the CPU. */
+/* Polling step i: a few pause rounds first (the other side is usually on its own core
+ * and answers within a microsecond), then sched_yield each round, so that when threads
+ * outnumber free cores the one being waited for gets the CPU instead of a spinner. */
 static inline void relax(int i) {
-    if ((i & 63) == 63)
+    if (i >= 16)
         sched_yield();
     else
         LO_CPU_RELAX();
@@ -69,16 +76,18 @@ static void *worker_main(void *arg) {
         }
         if (g == seen) {
             pthread_mutex_lock(&p->mu);
-            p->n_sleeping++;
-            while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen && !atomic_load(&p->stop))
-                pthread_cond_wait(&p->cv_work, &p->mu);
-            p->n_sleeping--;
+            /* seq_cst increment then load: lo_pool_run bumps gen then reads n_sleeping, so
+             * either it sees this worker parked (and broadcasts under mu) or this load
+             * sees the new gen. */
+            atomic_fetch_add(&p->n_sleeping, 1);
+            while ((g = atomic_load(&p->gen)) == seen && !atomic_load(&p->stop)) pthread_cond_wait(&p->cv_work, &p->mu);
+            atomic_fetch_sub(&p->n_sleeping, 1);
             pthread_mutex_unlock(&p->mu);
         }
         if (g == seen) break; /* woken without a new job: the pool is stopping */
         seen = g;
         p->fn(p->ctx, w->ith, p->n_threads);
-        if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
+        if (atomic_fetch_sub(&p->pending, 1) == 1 && atomic_load(&p->caller_sleeping)) {
             pthread_mutex_lock(&p->mu);
             pthread_cond_signal(&p->cv_done);
             pthread_mutex_unlock(&p->mu);
@@ -99,6 +108,8 @@ lo_status lo_pool_create(int n_threads, lo_pool **out) {
     atomic_init(&p->gen, 0);
     atomic_init(&p->pending, 0);
     atomic_init(&p->stop, false);
+    atomic_init(&p->n_sleeping, 0);
+    atomic_init(&p->caller_sleeping, 0);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv_work, NULL);
     pthread_cond_init(&p->cv_done, NULL);
@@ -138,10 +149,12 @@ void lo_pool_run(lo_pool *p, lo_pool_fn fn, void *ctx) {
     p->fn = fn;
     p->ctx = ctx;
     atomic_store_explicit(&p->pending, p->n_threads - 1, memory_order_relaxed);
-    pthread_mutex_lock(&p->mu);
-    atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
-    if (p->n_sleeping > 0) pthread_cond_broadcast(&p->cv_work);
-    pthread_mutex_unlock(&p->mu);
+    atomic_fetch_add(&p->gen, 1); /* seq_cst: see worker_main */
+    if (atomic_load(&p->n_sleeping) > 0) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->cv_work);
+        pthread_mutex_unlock(&p->mu);
+    }
 
     fn(ctx, 0, p->n_threads);
 
@@ -150,7 +163,9 @@ void lo_pool_run(lo_pool *p, lo_pool_fn fn, void *ctx) {
         relax(i);
     }
     pthread_mutex_lock(&p->mu);
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) != 0) pthread_cond_wait(&p->cv_done, &p->mu);
+    atomic_store(&p->caller_sleeping, 1); /* seq_cst against the workers' decrement */
+    while (atomic_load(&p->pending) != 0) pthread_cond_wait(&p->cv_done, &p->mu);
+    atomic_store(&p->caller_sleeping, 0);
     pthread_mutex_unlock(&p->mu);
 }
 

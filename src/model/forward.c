@@ -4,6 +4,7 @@
 #include "model/model_internal.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 #if defined(__AVX512F__) || defined(__F16C__)
 #include <immintrin.h>
@@ -43,6 +44,8 @@ struct lo_context {
     int32_t *sel, *gidx;
     /* attention scratch: per thread, q and the V accumulator in F16 */
     lo_half *att_scratch;
+    float *att_f; /* per thread: 13 × n_ctx floats (positions; per head of a unit of up to 4:
+                   * scores, rescale factors, weights) */
     void *mm_scratch;
     /* outputs */
     float *out_in;  /* normalised rows of the requested tokens */
@@ -123,7 +126,8 @@ lo_status lo_context_create(const lo_model *m, const lo_context_params *p, lo_co
     /* arena size: sum of the buffers below plus alignment slack */
     double total = 4.0 * (double)nb * (double)(4 * n_embd + 3 * n_q + 4 * n_kv + 2 * n_ff + hp->n_rot + n_vocab) +
                    4.0 * (double)nb * (double)(n_exp + 2 * n_used + n_used * n_embd + 2 * n_embd) +
-                   2.0 * (double)d.n_threads * 2 * (double)hp->head_dim + (double)mm + 4.0 * 2 * (double)nb + 64.0 * 40;
+                   2.0 * (double)d.n_threads * 2 * (double)hp->head_dim + 4.0 * 13 * (double)d.n_threads * (double)d.n_ctx +
+                   (double)mm + 4.0 * 2 * (double)nb + 64.0 * 40;
     if (total > (double)SIZE_MAX / 2) {
         st = lo_error(LO_ERR_NOMEM, "use a smaller n_batch", "activation buffers too large");
         goto fail;
@@ -152,6 +156,7 @@ lo_status lo_context_create(const lo_model *m, const lo_context_params *p, lo_co
         c->gidx = carve(c, (size_t)nb, 4, &st);
     }
     c->att_scratch = carve(c, (size_t)d.n_threads * 2 * (size_t)hp->head_dim, sizeof(lo_half), &st);
+    c->att_f = carve(c, (size_t)d.n_threads * 13 * (size_t)d.n_ctx, 4, &st);
     c->out_idx = carve(c, (size_t)nb, 4, &st);
     if (mm) c->mm_scratch = carve(c, mm, 1, &st);
     if (st) goto fail;
@@ -194,6 +199,7 @@ typedef struct att_job {
     lo_context *c;
     const lo_batch *b;
     int32_t il;
+    atomic_llong next; /* next unclaimed work unit: threads that get more CPU take more */
 } att_job;
 
 /* Σ x·y over F16 rows as ggml_vec_dot_f16 does it with AVX-512: blocks of 64 into four
@@ -262,6 +268,84 @@ static inline void mad_f16(lo_half *acc, const lo_half *v, float vs, int64_t n) 
     for (; i < n; i++) acc[i] = lo_f2h(fmaf(lo_h2f(v[i]), vs, lo_h2f(acc[i])));
 }
 
+#if defined(__AVX512F__)
+/* attend_one for G query heads of one KV group at once (head_dim = 16·NV, a multiple of
+ * 64), Q and the accumulators held in zmm registers. The same operations in the same
+ * order as attend_one — each accumulator update is rounded through F16 in-register
+ * (cvtps_ph + cvtph_ps), which is what storing it as F16 does — so the results are
+ * bit-identical. In three passes, so no step waits on the previous position's long
+ * dependency chain and each K/V row is converted once for the G heads: (1) every score
+ * s_p = K_p·q·scale (summed as dot_f16 does); (2) per head the running max and one expf
+ * per position: when s_p raises the max, ms = e^(Mold - s_p) rescales the accumulator and
+ * the weight is 1, else ms = 1 and the weight is e^(s_p - M) — both are e^-|s_p - M| (the
+ * same expf argument up to an exact sign flip); (3) acc = f16(f16(acc·ms) + V_p·w), the
+ * scaling skipped when ms is 1 (exact). Scratch fs: positions (as float, exact below
+ * 2^24 = the n_ctx limit), then per head scores, ms, w: (1 + 3G) · n_ctx floats. */
+#define LO_RND(x) _mm512_cvtph_ps(_mm512_cvtps_ph((x), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC))
+#define LO_LDH(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
+#define LO_ATT_REG(NV, G)                                                                                              \
+    static void attend_reg##NV##_##G(const lo_half *K, const lo_half *V, const uint8_t *used, int32_t pos,           \
+                                     const float *qf, float scale, float *o, float *fs, size_t n_ctx) {              \
+        __m512 q[G][NV], a[G][NV];                                                                                   \
+        float *pp = fs, *sc[G], *fm[G], *fw[G];                                                                      \
+        for (int g = 0; g < G; g++) {                                                                                \
+            sc[g] = fs + (1 + 3 * (size_t)g) * n_ctx, fm[g] = sc[g] + n_ctx, fw[g] = fm[g] + n_ctx;                  \
+            for (int j = 0; j < NV; j++) q[g][j] = LO_RND(_mm512_loadu_ps(qf + 16 * (NV * g + j))), a[g][j] = _mm512_setzero_ps(); \
+        }                                                                                                            \
+        int32_t np = 0;                                                                                              \
+        for (int32_t p = 0; p <= pos; p++) {                                                                         \
+            if (!used[p]) continue;                                                                                  \
+            const lo_half *kr = K + (size_t)p * (16 * NV);                                                           \
+            __m512 k[NV];                                                                                            \
+            for (int j = 0; j < NV; j++) k[j] = LO_LDH(kr + 16 * j);                                                 \
+            for (int g = 0; g < G; g++) {                                                                            \
+                __m512 d[4];                                                                                         \
+                for (int j = 0; j < 4; j++) d[j] = _mm512_mul_ps(k[j], q[g][j]);                                     \
+                for (int j = 4; j < NV; j++) d[j & 3] = _mm512_fmadd_ps(k[j], q[g][j], d[j & 3]);                   \
+                sc[g][np] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(d[0], d[2]), _mm512_add_ps(d[1], d[3]))) * scale; \
+            }                                                                                                        \
+            pp[np++] = (float)p;                                                                                     \
+        }                                                                                                            \
+        float S[G];                                                                                                  \
+        for (int g = 0; g < G; g++) {                                                                                \
+            float Sg = 0.0f, M = -INFINITY;                                                                          \
+            for (int32_t i = 0; i < np; i++) {                                                                       \
+                const float s = sc[g][i], e = expf(-fabsf(s - M));                                                   \
+                const bool up = s > M;                                                                               \
+                const float ms = up ? e : 1.0f, vs = up ? 1.0f : e;                                                  \
+                M = up ? s : M;                                                                                      \
+                Sg = Sg * ms + vs;                                                                                   \
+                fm[g][i] = ms, fw[g][i] = vs;                                                                        \
+            }                                                                                                        \
+            S[g] = Sg;                                                                                               \
+        }                                                                                                            \
+        for (int32_t i = 0; i < np; i++) {                                                                           \
+            const lo_half *vr = V + (size_t)pp[i] * (16 * NV);                                                       \
+            __m512 v[NV];                                                                                            \
+            for (int j = 0; j < NV; j++) v[j] = LO_LDH(vr + 16 * j);                                                 \
+            for (int g = 0; g < G; g++) {                                                                            \
+                if (fm[g][i] != 1.0f) { /* rare once the max settles; scaling by exactly 1 changes nothing */        \
+                    const __m512 vm = _mm512_set1_ps(fm[g][i]);                                                      \
+                    for (int j = 0; j < NV; j++) a[g][j] = LO_RND(_mm512_mul_ps(a[g][j], vm));                        \
+                }                                                                                                    \
+                const __m512 vv = _mm512_set1_ps(fw[g][i]);                                                          \
+                for (int j = 0; j < NV; j++) a[g][j] = LO_RND(_mm512_fmadd_ps(v[j], vv, a[g][j]));                    \
+            }                                                                                                        \
+        }                                                                                                            \
+        for (int g = 0; g < G; g++) {                                                                                \
+            const __m512 inv = _mm512_set1_ps(S[g] == 0.0f ? 0.0f : 1.0f / S[g]);                                    \
+            for (int j = 0; j < NV; j++) _mm512_storeu_ps(o + 16 * (NV * g + j), _mm512_mul_ps(a[g][j], inv));       \
+        }                                                                                                            \
+    }
+LO_ATT_REG(4, 1)
+LO_ATT_REG(4, 4)
+LO_ATT_REG(8, 1)
+LO_ATT_REG(8, 2)
+#undef LO_ATT_REG
+#undef LO_LDH
+#undef LO_RND
+#endif
+
 /* One query row (token t, head h) against its sequence's cache: ggml-cpu's flash-attention
  * kernel for F16 K/V — Q rounded to F16, online softmax in F32, V·softmax accumulated in F16. */
 static void attend_one(lo_context *c, const lo_batch *b, int32_t il, int32_t t, int32_t h, lo_half *qh, lo_half *acc) {
@@ -275,6 +359,7 @@ static void attend_one(lo_context *c, const lo_batch *b, int32_t il, int32_t t, 
     const uint8_t *used = c->used + (size_t)seq * (size_t)c->n_ctx;
     const float *qf = c->q + ((size_t)t * (size_t)hp->n_head + (size_t)h) * (size_t)hd;
     const float scale = 1.0f / sqrtf((float)hd);
+    float *o = c->attn + ((size_t)t * (size_t)hp->n_head + (size_t)h) * (size_t)hd;
     for (int64_t i = 0; i < hd; i++) qh[i] = lo_f2h(qf[i]), acc[i] = 0;
     float S = 0.0f, M = -INFINITY;
     for (int32_t p = 0; p <= pos; p++) {
@@ -293,19 +378,59 @@ static void attend_one(lo_context *c, const lo_batch *b, int32_t il, int32_t t, 
         mad_f16(acc, vr, vs, hd);
         S = S * ms + vs;
     }
-    float *o = c->attn + ((size_t)t * (size_t)hp->n_head + (size_t)h) * (size_t)hd;
     const float inv = S == 0.0f ? 0.0f : 1.0f / S;
     for (int64_t i = 0; i < hd; i++) o[i] = lo_h2f(acc[i]) * inv;
+}
+
+/* Heads per work unit: several query heads of one KV group share each K/V row load and
+ * keep independent accumulator chains in flight (register kernels, AVX-512). */
+static int att_heads_per_unit(const lo_hparams *hp) {
+#if defined(__AVX512F__)
+    const int32_t gs = hp->n_head / hp->n_head_kv;
+    if (hp->head_dim == 64) return gs % 4 == 0 ? 4 : 1;
+    if (hp->head_dim == 128) return gs % 2 == 0 ? 2 : 1;
+#else
+    (void)hp;
+#endif
+    return 0; /* no register kernel: attend_one per head */
 }
 
 static void att_worker(void *p, int ith, int nth) {
     att_job *j = p;
     lo_context *c = j->c;
-    const int32_t nh = c->m->hp.n_head;
-    const int64_t n = (int64_t)j->b->n_tokens * nh;
-    lo_half *qh = c->att_scratch + (size_t)ith * 2 * (size_t)c->m->hp.head_dim;
-    lo_half *acc = qh + c->m->hp.head_dim;
-    for (int64_t i = ith; i < n; i += nth) attend_one(c, j->b, j->il, (int32_t)(i / nh), (int32_t)(i % nh), qh, acc);
+    const lo_hparams *hp = &c->m->hp;
+    const int32_t nh = hp->n_head;
+    const int G = att_heads_per_unit(hp);
+    const int32_t nu = G ? nh / G : nh; /* units per token */
+    const int64_t n = (int64_t)j->b->n_tokens * nu;
+    lo_half *qh = c->att_scratch + (size_t)ith * 2 * (size_t)hp->head_dim;
+    lo_half *acc = qh + hp->head_dim;
+    float *fs = c->att_f + (size_t)ith * 13 * (size_t)c->n_ctx;
+    (void)nth;
+    for (int64_t i; (i = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed)) < n;) {
+        const int32_t t = (int32_t)(i / nu), h = (int32_t)(i % nu) * (G ? G : 1);
+        if (!G) {
+            attend_one(c, j->b, j->il, t, h, qh, acc);
+            continue;
+        }
+#if defined(__AVX512F__)
+        const int32_t seq = j->b->seq[t], pos = j->b->pos[t], g = h / (nh / hp->n_head_kv);
+        const int64_t hd = hp->head_dim;
+        const size_t head_off = ((((size_t)j->il * (size_t)c->n_seq + (size_t)seq) * (size_t)hp->n_head_kv + (size_t)g) *
+                                 (size_t)c->n_ctx) * (size_t)hd;
+        const lo_half *K = c->k_cache + head_off, *V = c->v_cache + head_off;
+        const uint8_t *used = c->used + (size_t)seq * (size_t)c->n_ctx;
+        const size_t qo = ((size_t)t * (size_t)nh + (size_t)h) * (size_t)hd;
+        const float scale = 1.0f / sqrtf((float)hd);
+        const float *qf = c->q + qo;
+        float *o = c->attn + qo;
+        const size_t nc = (size_t)c->n_ctx;
+        if (hd == 64 && G == 4) attend_reg4_4(K, V, used, pos, qf, scale, o, fs, nc);
+        else if (hd == 64) attend_reg4_1(K, V, used, pos, qf, scale, o, fs, nc);
+        else if (G == 2) attend_reg8_2(K, V, used, pos, qf, scale, o, fs, nc);
+        else attend_reg8_1(K, V, used, pos, qf, scale, o, fs, nc);
+#endif
+    }
 }
 
 /* ---- forward ---------------------------------------------------------------------- */
@@ -404,6 +529,93 @@ static lo_status check_batch(const lo_context *c, const lo_batch *b) {
     return LO_OK;
 }
 
+/* Element-wise steps over the batch's token rows, run as one pool job per step when the
+ * batch has several tokens (a single token's rows are cheaper done by the caller than a
+ * pool round trip). */
+typedef enum ew_op {
+    EW_NORM,     /* xn = norm(x) */
+    EW_RES,      /* x += tmp (+ bias into tmp first) */
+    EW_RES_NORM, /* x += tmp (+ bias), then xn = norm(x) */
+    EW_QKV,      /* biases, RoPE of q and k, k and v stored in the cache as F16 */
+    EW_SWIGLU,   /* ffa = silu(ffa) · ffb */
+} ew_op;
+
+typedef struct ew_job {
+    lo_context *c;
+    const lo_batch *b;
+    const lo_layer *l;
+    int32_t il;
+    ew_op op;
+    const float *nw, *nb; /* norm weight and bias */
+    const float *rb;      /* residual: bias added to tmp first, or NULL */
+} ew_job;
+
+static void ew_rows(const ew_job *j, int64_t t0, int64_t t1) {
+    lo_context *c = j->c;
+    const lo_model *m = c->m;
+    const lo_hparams *hp = &m->hp;
+    const int64_t n_embd = hp->n_embd, hd = hp->head_dim, n_rot = hp->n_rot, n_ff = hp->n_ff;
+    const int64_t n_q = (int64_t)hp->n_head * hd, n_kv = (int64_t)hp->n_head_kv * hd;
+    for (int64_t t = t0; t < t1; t++) {
+        float *x = c->x + t * n_embd;
+        switch (j->op) {
+        case EW_RES:
+        case EW_RES_NORM: {
+            float *tmp = c->tmp + t * n_embd;
+            if (j->rb) lo_add(tmp, tmp, j->rb, n_embd);
+            lo_add(x, tmp, x, n_embd);
+            if (j->op == EW_RES) break;
+        } /* fall through */
+        case EW_NORM: norm_row(m, c->xn + t * n_embd, x, j->nw, j->nb); break;
+        case EW_SWIGLU: lo_swiglu(c->ffa + t * n_ff, c->ffa + t * n_ff, c->ffb + t * n_ff, n_ff); break;
+        case EW_QKV: {
+            const lo_layer *l = j->l;
+            float *q = c->q + t * n_q, *k = c->k + t * n_kv, *v = c->v + t * n_kv;
+            if (l->bq) lo_add(q, q, l->bq, n_q);
+            if (l->bk) lo_add(k, k, l->bk, n_kv);
+            if (l->bv) lo_add(v, v, l->bv, n_kv);
+            const bool neox = hp->rope_type == LO_ROPE_NEOX;
+            lo_rope_apply(q, hp->n_head, hd, n_rot, c->rope + t * n_rot, neox);
+            lo_rope_apply(k, hp->n_head_kv, hd, n_rot, c->rope + t * n_rot, neox);
+            /* store K, V as F16 at (layer, seq, kv head, pos) */
+            for (int32_t g = 0; g < hp->n_head_kv; g++) {
+                size_t off = (((((size_t)j->il * (size_t)c->n_seq + (size_t)j->b->seq[t]) * (size_t)hp->n_head_kv +
+                                (size_t)g) *
+                               (size_t)c->n_ctx) +
+                              (size_t)j->b->pos[t]) *
+                             (size_t)hd;
+                const float *ks = k + g * hd, *vs = v + g * hd;
+                lo_half *kd = c->k_cache + off, *vd = c->v_cache + off;
+                int64_t i = 0;
+#if defined(__AVX512F__)
+                for (; i + 16 <= hd; i += 16) {
+                    _mm256_storeu_si256((__m256i *)(kd + i),
+                                        _mm512_cvtps_ph(_mm512_loadu_ps(ks + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+                    _mm256_storeu_si256((__m256i *)(vd + i),
+                                        _mm512_cvtps_ph(_mm512_loadu_ps(vs + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+                }
+#endif
+                for (; i < hd; i++) kd[i] = lo_f2h(ks[i]), vd[i] = lo_f2h(vs[i]);
+            }
+            break;
+        }
+        }
+    }
+}
+
+static void ew_worker(void *p, int ith, int nth) {
+    const ew_job *j = p;
+    const int64_t n = j->b->n_tokens;
+    ew_rows(j, n * ith / nth, n * (ith + 1) / nth);
+}
+
+static void ew(lo_context *c, const lo_batch *b, const lo_layer *l, int32_t il, ew_op op, const float *nw, const float *nb,
+               const float *rb) {
+    ew_job j = {c, b, l, il, op, nw, nb, rb};
+    if (b->n_tokens > 1 && lo_pool_n_threads(c->pool) > 1) lo_pool_run(c->pool, ew_worker, &j);
+    else ew_rows(&j, 0, b->n_tokens);
+}
+
 lo_status lo_model_decode(lo_context *c, const lo_batch *b) {
     LO_ASSERT(c);
     lo_status st = check_batch(c, b);
@@ -412,7 +624,6 @@ lo_status lo_model_decode(lo_context *c, const lo_batch *b) {
     const lo_hparams *hp = &m->hp;
     const int64_t n = b->n_tokens, n_embd = hp->n_embd, hd = hp->head_dim, n_rot = hp->n_rot;
     const int64_t n_q = (int64_t)hp->n_head * hd, n_kv = (int64_t)hp->n_head_kv * hd, n_ff = hp->n_ff;
-    const bool neox = hp->rope_type == LO_ROPE_NEOX;
 
     /* embeddings: dequantised rows of token_embd */
     const lo_matrix *te = &m->w.token_embd;
@@ -424,9 +635,11 @@ lo_status lo_model_decode(lo_context *c, const lo_batch *b) {
         c->used[(size_t)b->seq[t] * (size_t)c->n_ctx + (size_t)b->pos[t]] = 1;
     }
 
+    bool normed = false; /* xn already holds this layer's attention norm */
     for (int32_t il = 0; il < hp->n_layer; il++) {
         const lo_layer *l = &m->layers[il];
-        for (int64_t t = 0; t < n; t++) norm_row(m, c->xn + t * n_embd, c->x + t * n_embd, l->attn_norm, l->attn_norm_b);
+        if (!normed) ew(c, b, l, il, EW_NORM, l->attn_norm, l->attn_norm_b, NULL);
+        normed = false;
         if (l->wqkv.data) {
             /* fused {n_embd, n_q + 2 n_kv}: rows 0..n_q = Q, then K, then V */
             const int64_t nqkv = n_q + 2 * n_kv;
@@ -442,30 +655,14 @@ lo_status lo_model_decode(lo_context *c, const lo_batch *b) {
             matmul(c, &l->wk, c->xn, n, c->k);
             matmul(c, &l->wv, c->xn, n, c->v);
         }
-        add_bias(c->q, l->bq, n, n_q);
-        add_bias(c->k, l->bk, n, n_kv);
-        add_bias(c->v, l->bv, n, n_kv);
-        for (int64_t t = 0; t < n; t++) {
-            lo_rope_apply(c->q + t * n_q, hp->n_head, hd, n_rot, c->rope + t * n_rot, neox);
-            lo_rope_apply(c->k + t * n_kv, hp->n_head_kv, hd, n_rot, c->rope + t * n_rot, neox);
-            /* store K, V as F16 at (layer, seq, kv head, pos) */
-            for (int32_t g = 0; g < hp->n_head_kv; g++) {
-                size_t off = (((((size_t)il * (size_t)c->n_seq + (size_t)b->seq[t]) * (size_t)hp->n_head_kv + (size_t)g) *
-                               (size_t)c->n_ctx) + (size_t)b->pos[t]) * (size_t)hd;
-                const float *ks = c->k + t * n_kv + g * hd, *vs = c->v + t * n_kv + g * hd;
-                for (int64_t i = 0; i < hd; i++) {
-                    c->k_cache[off + (size_t)i] = lo_f2h(ks[i]);
-                    c->v_cache[off + (size_t)i] = lo_f2h(vs[i]);
-                }
-            }
-        }
-        att_job aj = {c, b, il};
+        ew(c, b, l, il, EW_QKV, NULL, NULL, NULL);
+        att_job aj = {c, b, il, 0};
         if (lo_pool_n_threads(c->pool) > 1 && n * hp->n_head > 1) lo_pool_run(c->pool, att_worker, &aj);
         else att_worker(&aj, 0, 1);
         matmul(c, &l->wo, c->attn, n, c->tmp);
-        add_bias(c->tmp, l->bo, n, n_embd);
         if (m->arch->parallel_ffn) {
             /* falcon: x += (gelu MLP of the same norm) + attention output */
+            add_bias(c->tmp, l->bo, n, n_embd);
             float *att = c->out_in; /* free until the output stage: n_batch rows of n_embd */
             memcpy(att, c->tmp, (size_t)(n * n_embd) * sizeof(float));
             matmul(c, &l->ffn_up, c->xn, n, c->ffa);
@@ -479,18 +676,24 @@ lo_status lo_model_decode(lo_context *c, const lo_batch *b) {
             }
             continue;
         }
-        for (int64_t t = 0; t < n; t++) lo_add(c->x + t * n_embd, c->tmp + t * n_embd, c->x + t * n_embd, n_embd);
-
-        for (int64_t t = 0; t < n; t++) norm_row(m, c->xn + t * n_embd, c->x + t * n_embd, l->ffn_norm, l->ffn_norm_b);
+        /* residual, then the FFN norm */
+        ew(c, b, l, il, EW_RES_NORM, l->ffn_norm, l->ffn_norm_b, l->bo);
         if (hp->n_expert > 0) {
             moe_ffn(c, l, n);
         } else {
             matmul(c, &l->ffn_gate, c->xn, n, c->ffa);
             matmul(c, &l->ffn_up, c->xn, n, c->ffb);
-            for (int64_t t = 0; t < n; t++) lo_swiglu(c->ffa + t * n_ff, c->ffa + t * n_ff, c->ffb + t * n_ff, n_ff);
+            ew(c, b, l, il, EW_SWIGLU, NULL, NULL, NULL);
             matmul(c, &l->ffn_down, c->ffa, n, c->tmp);
         }
-        for (int64_t t = 0; t < n; t++) lo_add(c->x + t * n_embd, c->tmp + t * n_embd, c->x + t * n_embd, n_embd);
+        /* residual, then the next layer's attention norm */
+        if (il + 1 < hp->n_layer) {
+            const lo_layer *ln = &m->layers[il + 1];
+            ew(c, b, l, il, EW_RES_NORM, ln->attn_norm, ln->attn_norm_b, NULL);
+            normed = true;
+        } else {
+            ew(c, b, l, il, EW_RES, NULL, NULL, NULL);
+        }
     }
 
     /* outputs: final norm and the output matrix for the requested rows only */

@@ -444,7 +444,9 @@ static lo_status fill_quantized(void *arg, int64_t i, void *dst, size_t bytes) {
         return LO_OK;
     }
     src_ctx c = {.t = t};
-    if (!lo_dtype_row_bytes(t->type, t->ne[0], &c.row_bytes)) return LO_ERR_INTERNAL;
+    if (!lo_dtype_row_bytes(t->type, t->ne[0], &c.row_bytes))
+        return lo_error(LO_ERR_FORMAT, NULL, "quantize: a tensor's row of %lld is not whole %s blocks",
+                        (long long)t->ne[0], lo_dtype_get(t->type) ? lo_dtype_get(t->type)->name : "?");
     int64_t rows = t->ne[1] * t->ne[2] * t->ne[3];
     lo_status s = lo_quant__rows(q->pool, type, t->ne[0], rows, src_rows, &c, dst);
     /* Drop the input's pages once read (as llama-quantize unmaps each weight), so the

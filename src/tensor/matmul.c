@@ -2,7 +2,8 @@
  * back to the scalar reference) and the row-parallel matrix product lo_matmul:
  * activations are quantised to the weight's vec_dot_type once (as llama.cpp does on x86),
  * then output rows are split across the pool's threads; several tokens share each
- * decoded weight row where a tile kernel exists. */
+ * decoded weight row where a tile kernel exists, and Q4_0/Q8_0/Q4_K/Q6_K go through
+ * 16-row × 8-token panels (one token: Q4_0 through a kernel on re-arranged activations). */
 #include "tensor/tensor_internal.h"
 
 #include <pthread.h>
@@ -22,6 +23,17 @@ lo_quant_fn lo_quant_act_avx512_get(uint32_t type);
 typedef void (*lo_mm_fn)(int64_t n, const void *x, const void *y, size_t by, const float *aux, size_t aux_stride,
                          int nc, float *out, size_t ldo);
 lo_mm_fn lo_mm_avx512_get(uint32_t type, int *max_nc);
+/* 16 weight rows (rs bytes apart) × up to 8 tokens: out[t·ldo + r], r < 16; aux as for
+ * lo_mm_fn but the second half holds int32 -off·Σq_y per activation block; the rows'
+ * gathered scale words go to / come from cache (64-byte aligned, cache_per_block bytes
+ * per weight block) with mode 1 / 2, mode 0 = none (vecdot_avx512.c). */
+typedef void (*lo_p16_fn)(int64_t n, const void *x, size_t rs, const void *y, size_t by, const float *aux,
+                          size_t aux_stride, int nt, float *out, size_t ldo, void *cache, int mode);
+lo_p16_fn lo_p16_avx512_get(uint32_t type, int *off, size_t *cache_per_block);
+/* One weight row · one token whose activations are arranged by arrange_q4_0 (after d[nb]
+ * and corr[nb] in aux) (vecdot_avx512.c). */
+typedef float (*lo_mv_fn)(int64_t n, const void *x, const float *aux);
+lo_mv_fn lo_mv_avx512_get(uint32_t type);
 
 /* Quantises an activation row to a vec_dot_type as llama.cpp's ggml-cpu does on x86
  * (lo_quant_q8_0_x86/_q8_1_x86: id = 127/amax, round half to even — not the file-format
@@ -33,6 +45,10 @@ static lo_vec_dot_fn g_table[3][LO_DTYPE_COUNT];
 static lo_quant_fn g_quant512[LO_DTYPE_COUNT];
 static lo_mm_fn g_mm512[LO_DTYPE_COUNT];
 static int g_mm512_nc[LO_DTYPE_COUNT];
+static lo_p16_fn g_p16[LO_DTYPE_COUNT];
+static int g_p16_off[LO_DTYPE_COUNT];
+static size_t g_p16_cache[LO_DTYPE_COUNT];
+static lo_mv_fn g_mv512[LO_DTYPE_COUNT];
 static pthread_once_t g_table_once = PTHREAD_ONCE_INIT;
 
 static lo_vec_dot_fn ref_of(uint32_t type) {
@@ -65,6 +81,8 @@ static void table_init(void) {
         g_table[LO_ISA_AVX512][t] = a5 ? a5 : (a2 ? a2 : r);
         g_quant512[t] = lo_quant_act_avx512_get(t);
         g_mm512[t] = lo_mm_avx512_get(t, &g_mm512_nc[t]);
+        g_p16[t] = lo_p16_avx512_get(t, &g_p16_off[t], &g_p16_cache[t]);
+        g_mv512[t] = lo_mv_avx512_get(t);
     }
 }
 
@@ -114,11 +132,25 @@ static size_t scratch_row_bytes(const lo_matrix *w) {
 }
 
 /* Floats per token of pre-converted activation block scales (d[nb], s[nb]) that the
- * Q8_0/Q8_1 tile kernels read; 0 for other activation types. */
+ * Q8_0/Q8_1 tile kernels read, plus for Q4_0 room for the one-token kernel's arranged
+ * copy of the activation bytes (32 per block); 0 for other activation types. */
 static size_t aux_floats(const lo_matrix *w) {
     uint32_t vt = lo_vec_dot_type(w->type);
     if (vt != LO_DTYPE_Q8_0 && vt != LO_DTYPE_Q8_1) return 0;
-    return 2 * (size_t)(w->ne0 / 32);
+    return (w->type == LO_DTYPE_Q4_0 ? 10 : 2) * (size_t)(w->ne0 / 32);
+}
+
+/* The Q8_0 activation bytes of block pairs (2p, 2p+1) as [2p: 0..15, 2p+1: 0..15,
+ * 2p: 16..31, 2p+1: 16..31] (an odd last block unchanged), for mv_q4_0. */
+static void arrange_q4_0(const block_q8_0 *b, int8_t *dst, int64_t nb) {
+    int64_t i = 0;
+    for (; i + 2 <= nb; i += 2, dst += 64) {
+        memcpy(dst, b[i].qs, 16);
+        memcpy(dst + 16, b[i + 1].qs, 16);
+        memcpy(dst + 32, b[i].qs + 16, 16);
+        memcpy(dst + 48, b[i + 1].qs + 16, 16);
+    }
+    if (i < nb) memcpy(dst, b[i].qs, 32);
 }
 
 size_t lo_matmul_scratch_bytes(const lo_matrix *w, int64_t n_tokens) {
@@ -148,6 +180,10 @@ typedef struct mm_ctx {
     uint32_t round_type; /* F16/BF16: activations kept as f32 rounded through it; else 0 */
     int64_t k_chunk;     /* float tiles: elements of k per pass (0 = all) */
     size_t w_elem_bytes; /* float tiles: bytes per weight element */
+    lo_p16_fn p16;       /* 16-row panel kernel, or NULL */
+    int p16_off;         /* its weights' unsigned offset (aux corrections -off·Σq_y) */
+    size_t p16_cache;    /* its scale-cache bytes per weight block */
+    lo_mv_fn mv;         /* one-token kernel on arranged activations, or NULL */
 } mm_ctx;
 
 void lo_round_f16_avx512(const float *x, float *y, int64_t n);
@@ -172,7 +208,14 @@ static void quant_job(void *p, int ith, int nth) {
         int64_t nb = c->w->ne0 / 32;
         if (c->act_type == LO_DTYPE_Q8_0) {
             const block_q8_0 *b = (const block_q8_0 *)row;
-            for (int64_t i = 0; i < nb; i++) a[i] = lo_f16_to_f32(b[i].d), a[nb + i] = 0.0f;
+            for (int64_t i = 0; i < nb; i++) {
+                int32_t sum = 0;
+                for (int j = 0; j < QK8_0; j++) sum += b[i].qs[j];
+                sum *= -c->p16_off;
+                a[i] = lo_f16_to_f32(b[i].d);
+                memcpy(a + nb + i, &sum, sizeof sum); /* int32 bits, read as such by the panels */
+            }
+            if (c->mv) arrange_q4_0(b, (int8_t *)(void *)(a + 2 * nb), nb);
         } else {
             const block_q8_1 *b = (const block_q8_1 *)row;
             for (int64_t i = 0; i < nb; i++) a[i] = lo_f16_to_f32(b[i].d), a[nb + i] = lo_f16_to_f32(b[i].s);
@@ -180,14 +223,54 @@ static void quant_job(void *p, int ith, int nth) {
     }
 }
 
-/* Rows [r0, r1) for all tokens; blocks of rows small enough to stay in L1/L2 while every
- * token passes over them. */
-static void rows_job(void *p, int ith, int nth) {
-    mm_ctx *c = p;
+/* Rows [r0, r1) for all tokens with 16-row panels (r1 - r0 a multiple of 16): each panel
+ * (≤ 16 · row_bytes, L1/L2) meets every group of 8 tokens in turn; the first group stores
+ * the panel's gathered scale words in a stack cache that the others reuse. */
+static void panels_range(const mm_ctx *c, int64_t r0, int64_t r1) {
     const lo_matrix *w = c->w;
     int64_t m = w->ne1, k = w->ne0;
-    int64_t r0 = m * ith / nth, r1 = m * (ith + 1) / nth;
     const uint8_t *wd = w->data;
+    _Alignas(64) uint8_t cache[32768];
+    int64_t nblk = k / lo_dtype_get(w->type)->block_elems;
+    int use_cache = c->p16_cache && (size_t)nblk * c->p16_cache <= sizeof cache;
+    for (int64_t r = r0; r < r1; r += 16) {
+        for (int64_t t = 0; t < c->n_tokens; t += 8) {
+            int nc = (int)(c->n_tokens - t < 8 ? c->n_tokens - t : 8);
+            const void *y = c->act + (size_t)t * c->act_rb;
+            const float *aux = c->aux + (size_t)t * c->aux_stride;
+            c->p16(k, wd + (size_t)r * w->row_bytes, w->row_bytes, y, c->act_rb, aux, c->aux_stride, nc,
+                   c->out + t * m + r, (size_t)m, cache, use_cache ? (t == 0 ? 1 : 2) : 0);
+        }
+    }
+}
+
+static void rows_range(const mm_ctx *c, int64_t r0, int64_t r1);
+
+/* Output rows split across the threads: in whole 16-row panels where there is a panel
+ * kernel (the leftover rows go to the last thread), else evenly. */
+static void rows_job(void *p, int ith, int nth) {
+    const mm_ctx *c = p;
+    int64_t m = c->w->ne1;
+    if (c->p16) {
+        int64_t np = m / 16;
+        int64_t p0 = np * ith / nth, p1 = np * (ith + 1) / nth;
+        panels_range(c, p0 * 16, p1 * 16);
+        if (ith == nth - 1 && np * 16 < m) rows_range(c, np * 16, m);
+        return;
+    }
+    rows_range(c, m * ith / nth, m * (ith + 1) / nth);
+}
+
+/* Rows [r0, r1) for all tokens; blocks of rows small enough to stay in L1/L2 while every
+ * token passes over them. */
+static void rows_range(const mm_ctx *c, int64_t r0, int64_t r1) {
+    const lo_matrix *w = c->w;
+    int64_t m = w->ne1, k = w->ne0;
+    const uint8_t *wd = w->data;
+    if (c->mv) {
+        for (int64_t r = r0; r < r1; r++) c->out[r] = c->mv(k, wd + (size_t)r * w->row_bytes, c->aux);
+        return;
+    }
     if (c->n_tokens == 1 && !c->mm) {
         for (int64_t r = r0; r < r1; r++)
             c->out[r] = c->dot(k, wd + (size_t)r * w->row_bytes, c->act);
@@ -257,6 +340,16 @@ void lo_matmul(lo_pool *pool, const lo_matrix *w, const float *x, int64_t n_toke
         g_mm512[w->type]) {
         c.mm = g_mm512[w->type];
         c.mm_nc = g_mm512_nc[w->type];
+        /* panels need 16 rows, 16·row_bytes within int32 (the scale gather's offsets) */
+        if (n_tokens > 1 && g_p16[w->type] && w->ne1 >= 16 && w->row_bytes <= (size_t)INT32_MAX / 16) {
+            c.p16 = g_p16[w->type];
+            c.p16_off = g_p16_off[w->type];
+            c.p16_cache = g_p16_cache[w->type];
+        }
+        if (n_tokens == 1 && g_mv512[w->type]) {
+            c.mv = g_mv512[w->type];
+            c.p16_off = 8; /* the offset corrections for mv_q4_0 */
+        }
     }
     c.act_type = lo_vec_dot_type(w->type);
     c.act_rb = act_row_bytes(w);

@@ -4,6 +4,9 @@
 #include "tensor/tensor_internal.h"
 
 #include <math.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 void lo_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps) {
     /* ggml_compute_forward_rms_norm_f32: Σ (float)(x·x) in double, mean as float,
@@ -112,16 +115,65 @@ static inline float v_expf(float x) {
  * tail uses expf. */
 static inline float silu_v(float g) { return g / (1.0f + v_expf(-g)); }
 
+#if defined(__AVX512F__)
+/* silu_v on 16 lanes with the same operations as the scalar code (so bit-identical);
+ * *ok is false when a lane needs the C library's expf (|n| > 126: e^x under- or
+ * overflows, or x is infinite), and the caller then does those 16 elements with the
+ * scalar code. */
+static inline __m512 silu16(__m512 g, bool *ok) {
+    const __m512 shift = _mm512_set1_ps(0x1.8p23f);
+    const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
+    const __m512 x = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(g), sign)); /* -g */
+    const __m512 z = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+0f), shift);
+    const __m512 n = _mm512_sub_ps(z, shift);
+    const __m512 an = _mm512_abs_ps(n);
+    *ok = _mm512_cmp_ps_mask(an, _mm512_set1_ps(126.0f), _CMP_GT_OQ) == 0;
+    const __m512 nn = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(n), sign));
+    const __m512 b = _mm512_fmadd_ps(nn, _mm512_set1_ps(0x1.7f7d1cp-20f), _mm512_fmadd_ps(nn, _mm512_set1_ps(0x1.62e4p-1f), x));
+    const __m512 u = _mm512_mul_ps(b, b);
+    const __m512 hi = _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(0x1.0e4020p-7f), b, _mm512_set1_ps(0x1.573e2ep-5f)), u,
+                                      _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), b, _mm512_set1_ps(0x1.fffdb6p-2f)));
+    const __m512 j = _mm512_fmadd_ps(hi, u, _mm512_fmadd_ps(_mm512_set1_ps(0x1.ffffecp-1f), b, _mm512_set1_ps(1.0f)));
+    const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    const __m512 ex = _mm512_mul_ps(j, _mm512_castsi512_ps(e));
+    return _mm512_div_ps(g, _mm512_add_ps(_mm512_set1_ps(1.0f), ex));
+}
+#endif
+
 void lo_swiglu(float *y, const float *gate, const float *up, int64_t n) {
     const int64_t nv = n & ~(int64_t)15;
-    for (int64_t i = 0; i < nv; i++) y[i] = silu_v(gate[i]) * up[i];
-    for (int64_t i = nv; i < n; i++) y[i] = silu1(gate[i]) * up[i];
+    int64_t i = 0;
+#if defined(__AVX512F__)
+    for (; i < nv; i += 16) {
+        bool ok;
+        const __m512 s = silu16(_mm512_loadu_ps(gate + i), &ok);
+        if (ok) {
+            _mm512_storeu_ps(y + i, _mm512_mul_ps(s, _mm512_loadu_ps(up + i)));
+        } else {
+            for (int64_t k = i; k < i + 16; k++) y[k] = silu_v(gate[k]) * up[k];
+        }
+    }
+#endif
+    for (; i < nv; i++) y[i] = silu_v(gate[i]) * up[i];
+    for (int64_t k = nv; k < n; k++) y[k] = silu1(gate[k]) * up[k];
 }
 
 void lo_silu(float *y, const float *x, int64_t n) {
     const int64_t nv = n & ~(int64_t)15;
-    for (int64_t i = 0; i < nv; i++) y[i] = silu_v(x[i]);
-    for (int64_t i = nv; i < n; i++) y[i] = silu1(x[i]);
+    int64_t i = 0;
+#if defined(__AVX512F__)
+    for (; i < nv; i += 16) {
+        bool ok;
+        const __m512 s = silu16(_mm512_loadu_ps(x + i), &ok);
+        if (ok) {
+            _mm512_storeu_ps(y + i, s);
+        } else {
+            for (int64_t k = i; k < i + 16; k++) y[k] = silu_v(x[k]);
+        }
+    }
+#endif
+    for (; i < nv; i++) y[i] = silu_v(x[i]);
+    for (int64_t k = nv; k < n; k++) y[k] = silu1(x[k]);
 }
 
 void lo_gelu(float *y, const float *x, int64_t n) {

@@ -1,5 +1,6 @@
 /* tensor: AVX-512 (F, BW, VL, VNNI) kernels — dot products, matmul tiles (one weight row
- * × up to 8 tokens) and activation quantisers — compiled with a target pragma so the
+ * × up to 8 tokens; 16-row panels with rows in lanes), the one-token Q4_0 kernel and
+ * activation quantisers — compiled with a target pragma so the
  * library also builds without -march=native and picks them at run time from CPUID.
  * Integer block sums are exact; results differ from vecdot_ref.c only in float
  * summation order. Types without a kernel here fall back to the AVX2 one. */
@@ -485,6 +486,378 @@ LO_LEGACY512_MM(mm_q4_1, block_q4_1, block_q8_1, dec_q4_1, 0, 0, 1)
 LO_LEGACY512_MM(mm_q5_0, block_q5_0, block_q8_0, dec_q5_0, 16, 0, 0)
 LO_LEGACY512_MM(mm_q5_1, block_q5_1, block_q8_1, dec_q5_1, 0, 0, 1)
 
+/* ---- 16-row panels: 16 weight rows × up to 8 tokens (Q4_0, Q8_0) -----------------------
+ * The blocks of 16 rows are transposed in registers so that each 32-bit lane holds 4
+ * quants of one row; 4 activation bytes of a token are broadcast to every lane, so one
+ * vpdpbusd does 4 MACs for each of the 16 rows, and the block scales multiply as a vector
+ * (no horizontal sums or scale permutes per block). The cheap unpack transpose leaves
+ * row (p/4) + 4·(p%4) in lane p (a 4×4 transpose, its own inverse). Weights are made
+ * unsigned (Q4_0: q as stored; Q8_0: q + 128), the offset comes back through
+ * aux: per token d[nb] (f32), then corr[nb] (int32 bits: -off · Σ q_y of the block).
+ * x: the first row's data, rows rs bytes apart (16·rs < 2^31). */
+
+static inline __attribute__((always_inline)) __m512i ld4rows(const uint8_t *p, size_t rs) {
+    __m512i a = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)p));
+    a = _mm512_inserti32x4(a, _mm_loadu_si128((const __m128i *)(p + rs)), 1);
+    a = _mm512_inserti32x4(a, _mm_loadu_si128((const __m128i *)(p + 2 * rs)), 2);
+    return _mm512_inserti32x4(a, _mm_loadu_si128((const __m128i *)(p + 3 * rs)), 3);
+}
+
+/* 16 bytes at p of each of 16 rows → G[d] = dword d of every row (lane order above). */
+static inline __attribute__((always_inline)) void tr16x4(const uint8_t *p, size_t rs, __m512i G[4]) {
+    __m512i A0 = ld4rows(p, rs), A1 = ld4rows(p + 4 * rs, rs), A2 = ld4rows(p + 8 * rs, rs),
+            A3 = ld4rows(p + 12 * rs, rs);
+    __m512i T0 = _mm512_unpacklo_epi32(A0, A1), T1 = _mm512_unpackhi_epi32(A0, A1);
+    __m512i T2 = _mm512_unpacklo_epi32(A2, A3), T3 = _mm512_unpackhi_epi32(A2, A3);
+    G[0] = _mm512_unpacklo_epi64(T0, T2);
+    G[1] = _mm512_unpackhi_epi64(T0, T2);
+    G[2] = _mm512_unpacklo_epi64(T1, T3);
+    G[3] = _mm512_unpackhi_epi64(T1, T3);
+}
+
+/* lane p ↔ row p/4 + 4·(p%4) */
+static inline __m512i p16_perm(void) {
+    return _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+}
+
+/* The 16 rows' f16 block scales at byte offset off (rows rs apart) as f32, lane order. */
+/* A dword of each of the 16 rows at x (lane order). The gathers are slow, so the first
+ * token group of a panel stores them in `cache` (mode 1) and the later ones reload them
+ * (mode 2); mode 0: no cache. *cache advances by one vector either way. */
+static inline __attribute__((always_inline)) __m512i p16_gather(const uint8_t *x, __m512i goff, __m512i **cache,
+                                                                int mode) {
+    __m512i v;
+    if (mode == 2) v = _mm512_load_si512((const void *)*cache);
+    else v = _mm512_i32gather_epi32(goff, x, 1);
+    if (mode == 1) _mm512_store_si512((void *)*cache, v);
+    if (mode) (*cache)++;
+    return v;
+}
+
+static inline __attribute__((always_inline)) __m512 p16_scales(const uint8_t *x, __m512i goff, __m512i **cache, int mode) {
+    return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(p16_gather(x, goff, cache, mode)));
+}
+
+static inline __m512i bcast32(const void *p) { return _mm512_set1_epi32((int)ld_u32(p)); }
+
+static inline void p16_store(const int NT, const __m512 *acc, float *out, size_t ldo) {
+    const __m512i perm = p16_perm();
+#pragma GCC unroll 8
+    for (int t = 0; t < NT; t++) _mm512_storeu_ps(out + (size_t)t * ldo, _mm512_permutexvar_ps(perm, acc[t]));
+}
+
+static inline __attribute__((always_inline)) void p16_q4_0_b(const int NT, int64_t n, const uint8_t *x, size_t rs,
+                                                             const uint8_t *vy, size_t by, const float *aux,
+                                                             size_t aux_stride, float *out, size_t ldo,
+                                                             __m512i *cache, int mode) {
+    const int64_t nb = n / QK4_0;
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i goff = _mm512_mullo_epi32(p16_perm(), _mm512_set1_epi32((int)rs));
+    __m512 acc[LO_MM_NC];
+#pragma GCC unroll 8
+    for (int t = 0; t < LO_MM_NC; t++) acc[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *xb = x + (size_t)b * sizeof(block_q4_0);
+        __m512i G[4], L[4], H[4];
+        tr16x4(xb + 2, rs, G);
+        for (int d = 0; d < 4; d++) {
+            L[d] = _mm512_and_si512(G[d], m4);
+            H[d] = _mm512_and_si512(_mm512_srli_epi16(G[d], 4), m4);
+        }
+        const __m512 dx = p16_scales(xb, goff, &cache, mode);
+        /* token chains side by side (one vpdpbusd chain per token would stall on latency) */
+        const uint8_t *yq = vy + (size_t)b * sizeof(block_q8_0) + 2;
+        __m512i s[LO_MM_NC];
+#pragma GCC unroll 8
+        for (int t = 0; t < NT; t++) s[t] = bcast32(aux + (size_t)t * aux_stride + nb + b);
+#pragma GCC unroll 4
+        for (int d = 0; d < 4; d++) {
+#pragma GCC unroll 8
+            for (int t = 0; t < NT; t++) s[t] = _mm512_dpbusd_epi32(s[t], L[d], bcast32(yq + (size_t)t * by + 4 * d));
+#pragma GCC unroll 8
+            for (int t = 0; t < NT; t++) s[t] = _mm512_dpbusd_epi32(s[t], H[d], bcast32(yq + (size_t)t * by + 16 + 4 * d));
+        }
+#pragma GCC unroll 8
+        for (int t = 0; t < NT; t++)
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[t]), _mm512_mul_ps(dx, _mm512_set1_ps(aux[(size_t)t * aux_stride + b])), acc[t]);
+    }
+    p16_store(NT, acc, out, ldo);
+}
+
+static inline __attribute__((always_inline)) void p16_q8_0_b(const int NT, int64_t n, const uint8_t *x, size_t rs,
+                                                             const uint8_t *vy, size_t by, const float *aux,
+                                                             size_t aux_stride, float *out, size_t ldo,
+                                                             __m512i *cache, int mode) {
+    const int64_t nb = n / QK8_0;
+    const __m512i sgn = _mm512_set1_epi8((char)0x80);
+    const __m512i goff = _mm512_mullo_epi32(p16_perm(), _mm512_set1_epi32((int)rs));
+    __m512 acc[LO_MM_NC];
+#pragma GCC unroll 8
+    for (int t = 0; t < LO_MM_NC; t++) acc[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *xb = x + (size_t)b * sizeof(block_q8_0);
+        __m512i G[8];
+        tr16x4(xb + 2, rs, G);
+        tr16x4(xb + 18, rs, G + 4);
+        for (int d = 0; d < 8; d++) G[d] = _mm512_xor_si512(G[d], sgn);
+        const __m512 dx = p16_scales(xb, goff, &cache, mode);
+        const uint8_t *yq = vy + (size_t)b * sizeof(block_q8_0) + 2;
+        __m512i s[LO_MM_NC];
+#pragma GCC unroll 8
+        for (int t = 0; t < NT; t++) s[t] = bcast32(aux + (size_t)t * aux_stride + nb + b);
+#pragma GCC unroll 8
+        for (int d = 0; d < 8; d++) {
+#pragma GCC unroll 8
+            for (int t = 0; t < NT; t++) s[t] = _mm512_dpbusd_epi32(s[t], G[d], bcast32(yq + (size_t)t * by + 4 * d));
+        }
+#pragma GCC unroll 8
+        for (int t = 0; t < NT; t++)
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[t]), _mm512_mul_ps(dx, _mm512_set1_ps(aux[(size_t)t * aux_stride + b])), acc[t]);
+    }
+    p16_store(NT, acc, out, ldo);
+}
+
+#define LO_P16_DISPATCH(name)                                                                           \
+    static void name(int64_t n, const void *x, size_t rs, const void *vy, size_t by, const float *aux,   \
+                     size_t aux_stride, int nt, float *out, size_t ldo, void *cache, int mode) {        \
+        __m512i *cv = cache;                                                                             \
+        switch (nt) {                                                                                    \
+        case 1: name##_b(1, n, x, rs, vy, by, aux, aux_stride, out, ldo, cv, mode); break;               \
+        case 2: name##_b(2, n, x, rs, vy, by, aux, aux_stride, out, ldo, cv, mode); break;               \
+        case 3: name##_b(3, n, x, rs, vy, by, aux, aux_stride, out, ldo, cv, mode); break;               \
+        case 4: name##_b(4, n, x, rs, vy, by, aux, aux_stride, out, ldo, cv, mode); break;               \
+        case 5: name##_b(5, n, x, rs, vy, by, aux, aux_stride, out, ldo, cv, mode); break;               \
+        case 6: name##_b(6, n, x, rs, vy, by, aux, aux_stride, out, ldo, cv, mode); break;               \
+        case 7: name##_b(7, n, x, rs, vy, by, aux, aux_stride, out, ldo, cv, mode); break;               \
+        default: name##_b(8, n, x, rs, vy, by, aux, aux_stride, out, ldo, cv, mode); break;              \
+        }                                                                                                \
+    }
+LO_P16_DISPATCH(p16_q4_0)
+LO_P16_DISPATCH(p16_q8_0)
+
+/* Q4_K panels: per super-block the 16 rows' d/dmin and six-bit scales/mins are gathered
+ * and unpacked lane-wise; each sub-block's Σ q·y is 8 vpdpbusd per nibble half;
+ * the min term Σ m_j · (bsums[2j] + bsums[2j+1]) goes through vpdpwssd with m_j in both
+ * int16 halves; each sub-block's integer sum is scaled by d_x·sc_j in f32. */
+static inline __attribute__((always_inline)) void p16_q4_K_b(const int NT, int64_t n, const uint8_t *x, size_t rs,
+                                                             const uint8_t *vy, size_t by, const float *aux,
+                                                             size_t aux_stride, float *out, size_t ldo,
+                                                             __m512i *cache, int mode) {
+    (void)aux, (void)aux_stride;
+    const int64_t nb = n / QK_K;
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m6 = _mm512_set1_epi8(0x3F), m2 = _mm512_set1_epi8(0x03);
+    const __m512i bmask = _mm512_set1_epi32(0xFF), lo16 = _mm512_set1_epi32(0xFFFF);
+    const __m512i goff = _mm512_mullo_epi32(p16_perm(), _mm512_set1_epi32((int)rs));
+    __m512 acc[LO_MM_NC];
+#pragma GCC unroll 8
+    for (int t = 0; t < LO_MM_NC; t++) acc[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *xb = x + (size_t)b * sizeof(block_q4_K);
+        const __m512i dd = p16_gather(xb, goff, &cache, mode);
+        const __m512 dx = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dd));
+        const __m512 dmx = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dd, 16)));
+        const __m512i u0 = p16_gather(xb + 4, goff, &cache, mode), u1 = p16_gather(xb + 8, goff, &cache, mode),
+                      u2 = p16_gather(xb + 12, goff, &cache, mode);
+        /* bytes: scales 0..3, 4..7; mins 0..3, 4..7 */
+        const __m512i s03 = _mm512_and_si512(u0, m6), m03 = _mm512_and_si512(u1, m6);
+        const __m512i s47 = _mm512_or_si512(_mm512_and_si512(u2, m4),
+                                            _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(u0, 6), m2), 4));
+        const __m512i m47 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(u2, 4), m4),
+                                            _mm512_slli_epi32(_mm512_and_si512(_mm512_srli_epi32(u1, 6), m2), 4));
+        __m512 fsum[LO_MM_NC]; /* Σ_j d_x·sc_j·Σ q·y of this super-block */
+#pragma GCC unroll 8
+        for (int t = 0; t < NT; t++) fsum[t] = _mm512_setzero_ps();
+        for (int g = 0; g < 4; g++) {
+            const __m512i sv = g < 2 ? s03 : s47;
+            const int sh = 16 * (g & 1);
+            /* the sub-block scales times d_x, as f32 */
+            const __m512 SL = _mm512_mul_ps(dx, _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(sv, sh), bmask)));
+            const __m512 SH = _mm512_mul_ps(dx, _mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(sv, sh + 8), bmask)));
+            __m512i G[8], L[8], H[8];
+            tr16x4(xb + 16 + 32 * g, rs, G);
+            tr16x4(xb + 32 + 32 * g, rs, G + 4);
+            for (int e = 0; e < 8; e++) {
+                L[e] = _mm512_and_si512(G[e], m4);
+                H[e] = _mm512_and_si512(_mm512_srli_epi16(G[e], 4), m4);
+            }
+            /* low then high nibbles, token chains side by side */
+            const uint8_t *yq = vy + (size_t)b * sizeof(block_q8_K) + 4 + 64 * g;
+            __m512i s[LO_MM_NC];
+#pragma GCC unroll 8
+            for (int t = 0; t < NT; t++) s[t] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+            for (int e = 0; e < 8; e++) {
+#pragma GCC unroll 8
+                for (int t = 0; t < NT; t++) s[t] = _mm512_dpbusd_epi32(s[t], L[e], bcast32(yq + (size_t)t * by + 4 * e));
+            }
+#pragma GCC unroll 8
+            for (int t = 0; t < NT; t++) fsum[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[t]), SL, fsum[t]), s[t] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+            for (int e = 0; e < 8; e++) {
+#pragma GCC unroll 8
+                for (int t = 0; t < NT; t++) s[t] = _mm512_dpbusd_epi32(s[t], H[e], bcast32(yq + (size_t)t * by + 32 + 4 * e));
+            }
+#pragma GCC unroll 8
+            for (int t = 0; t < NT; t++) fsum[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[t]), SH, fsum[t]);
+        }
+        /* mins: (m_j, m_j) int16 pairs against the bsums pair (2j, 2j+1) */
+        __m512i M[8];
+        for (int j = 0; j < 8; j++) {
+            __m512i mb = _mm512_and_si512(_mm512_srli_epi32(j < 4 ? m03 : m47, 8 * (j & 3)), bmask);
+            M[j] = _mm512_or_si512(mb, _mm512_slli_epi32(mb, 16));
+        }
+        (void)lo16;
+#pragma GCC unroll 8
+        for (int t = 0; t < NT; t++) {
+            const uint8_t *yb = vy + (size_t)t * by + (size_t)b * sizeof(block_q8_K);
+            const float yd = *(const float *)yb;
+            __m512i mi = _mm512_setzero_si512();
+#pragma GCC unroll 8
+            for (int j = 0; j < 8; j++) mi = _mm512_dpwssd_epi32(mi, M[j], bcast32(yb + 260 + 4 * j));
+            acc[t] = _mm512_fmadd_ps(fsum[t], _mm512_set1_ps(yd), acc[t]);
+            acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(mi), _mm512_mul_ps(dmx, _mm512_set1_ps(yd)), acc[t]);
+        }
+    }
+    p16_store(NT, acc, out, ldo);
+}
+LO_P16_DISPATCH(p16_q4_K)
+
+/* Q6_K panels: each super-block of the 16 rows is decoded once into 64 vectors of
+ * unsigned 6-bit quants (element order, 4 per lane; L1-resident stack), then for every
+ * token 4 vpdpbusd per 16-element sub-block, vpmulld by its int8 scale; the -32 offset
+ * is -32 · Σ_j sc_j · bsums_j through vpdpwssd on (sc_2i, sc_2i+1) int16 pairs. Integer
+ * sums stay below 2^31 (16 · 128 · 16 · 63 · 128 + 32 · 16 · 128 · 2048). */
+static inline __m512i q6_scale_pairs(__m512i u, __m512i *p1) {
+    const __m512i lo = _mm512_set1_epi32(0xFFFF);
+    __m512i e = _mm512_srai_epi16(_mm512_slli_epi16(u, 8), 8); /* [sc0, sc2] as int16 */
+    __m512i o = _mm512_srai_epi16(u, 8);                       /* [sc1, sc3] */
+    *p1 = _mm512_or_si512(_mm512_srli_epi32(e, 16), _mm512_andnot_si512(lo, o));
+    return _mm512_or_si512(_mm512_and_si512(e, lo), _mm512_slli_epi32(o, 16));
+}
+
+static inline __attribute__((always_inline)) void p16_q6_K_b(const int NT, int64_t n, const uint8_t *x, size_t rs,
+                                                             const uint8_t *vy, size_t by, const float *aux,
+                                                             size_t aux_stride, float *out, size_t ldo,
+                                                             __m512i *cache, int mode) {
+    (void)aux, (void)aux_stride;
+    const int64_t nb = n / QK_K;
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+    const __m512i goff = _mm512_mullo_epi32(p16_perm(), _mm512_set1_epi32((int)rs));
+    __m512i q[64], SC[16], SP[8];
+    __m512 acc[LO_MM_NC];
+#pragma GCC unroll 8
+    for (int t = 0; t < LO_MM_NC; t++) acc[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *xb = x + (size_t)b * sizeof(block_q6_K);
+        const __m512 dx = p16_scales(xb + 208, goff, &cache, mode);
+        for (int i = 0; i < 4; i++) {
+            __m512i u = p16_gather(xb + 192 + 4 * i, goff, &cache, mode);
+            for (int j = 0; j < 4; j++) SC[4 * i + j] = _mm512_srai_epi32(_mm512_slli_epi32(u, 24 - 8 * j), 24);
+            SP[2 * i] = q6_scale_pairs(u, &SP[2 * i + 1]);
+        }
+        for (int h = 0; h < 2; h++) {
+            __m512i QA[8], QB[8], QH[8];
+            tr16x4(xb + 64 * h, rs, QA);
+            tr16x4(xb + 64 * h + 16, rs, QA + 4);
+            tr16x4(xb + 64 * h + 32, rs, QB);
+            tr16x4(xb + 64 * h + 48, rs, QB + 4);
+            tr16x4(xb + 128 + 32 * h, rs, QH);
+            tr16x4(xb + 128 + 32 * h + 16, rs, QH + 4);
+            __m512i *qq = q + 32 * h;
+            for (int e = 0; e < 8; e++) {
+                qq[e] = _mm512_or_si512(_mm512_and_si512(QA[e], m4), _mm512_and_si512(_mm512_slli_epi16(QH[e], 4), m30));
+                qq[8 + e] = _mm512_or_si512(_mm512_and_si512(QB[e], m4), _mm512_and_si512(_mm512_slli_epi16(QH[e], 2), m30));
+                qq[16 + e] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(QA[e], 4), m4), _mm512_and_si512(QH[e], m30));
+                qq[24 + e] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(QB[e], 4), m4),
+                                             _mm512_and_si512(_mm512_srli_epi16(QH[e], 2), m30));
+            }
+        }
+        /* sub-block outer, tokens inner: each decoded vector is loaded once per super-block */
+        __m512i isum[LO_MM_NC];
+#pragma GCC unroll 8
+        for (int t = 0; t < NT; t++) {
+            const uint8_t *yb = vy + (size_t)t * by + (size_t)b * sizeof(block_q8_K);
+            __m512i corr = _mm512_setzero_si512();
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++) corr = _mm512_dpwssd_epi32(corr, SP[i], bcast32(yb + 260 + 4 * i));
+            isum[t] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(corr, 5));
+        }
+        for (int j = 0; j < 16; j++) {
+            const __m512i w0 = q[4 * j], w1 = q[4 * j + 1], w2 = q[4 * j + 2], w3 = q[4 * j + 3], sc = SC[j];
+            const uint8_t *yq = vy + (size_t)b * sizeof(block_q8_K) + 4 + 16 * j;
+            __m512i s[LO_MM_NC];
+#pragma GCC unroll 8
+            for (int t = 0; t < NT; t++) s[t] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w0, bcast32(yq + (size_t)t * by));
+#pragma GCC unroll 8
+            for (int t = 0; t < NT; t++) s[t] = _mm512_dpbusd_epi32(s[t], w1, bcast32(yq + (size_t)t * by + 4));
+#pragma GCC unroll 8
+            for (int t = 0; t < NT; t++) s[t] = _mm512_dpbusd_epi32(s[t], w2, bcast32(yq + (size_t)t * by + 8));
+#pragma GCC unroll 8
+            for (int t = 0; t < NT; t++) s[t] = _mm512_dpbusd_epi32(s[t], w3, bcast32(yq + (size_t)t * by + 12));
+#pragma GCC unroll 8
+            for (int t = 0; t < NT; t++) isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(s[t], sc));
+        }
+#pragma GCC unroll 8
+        for (int t = 0; t < NT; t++) {
+            const float yd = *(const float *)(vy + (size_t)t * by + (size_t)b * sizeof(block_q8_K));
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(dx, _mm512_set1_ps(yd)), acc[t]);
+        }
+    }
+    p16_store(NT, acc, out, ldo);
+}
+LO_P16_DISPATCH(p16_q6_K)
+
+/* ---- Q4_0 matvec (one token): activations pre-arranged per block pair (2p, 2p+1) as
+ * [2p: 0..15, 2p+1: 0..15, 2p: 16..31, 2p+1: 16..31] (an odd last block as is), so the
+ * two blocks' nibbles need no lane shuffle: [qs(2p) | qs(2p+1)] low nibbles, then high.
+ * aux: d_y[nb] (f32), corr[nb] (int32 bits: -8·Σq_y), then the arranged bytes. The
+ * offset term Σ d_x·d_y·corr is one FMA per 8 blocks. */
+static float mv_q4_0(int64_t n, const void *vx, const float *aux) {
+    const block_q4_0 *x = vx;
+    const int64_t nb = n / QK4_0;
+    const float *dy = aux;
+    const int32_t *corr = (const int32_t *)(const void *)(aux + nb);
+    const int8_t *yr = (const int8_t *)(const void *)(aux + 2 * nb);
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const __m512i ix[4] = {
+        _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1),
+        _mm512_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3, 2, 2, 2, 2, 3, 3, 3, 3),
+        _mm512_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5, 4, 4, 4, 4, 5, 5, 5, 5),
+        _mm512_setr_epi32(6, 6, 6, 6, 7, 7, 7, 7, 6, 6, 6, 6, 7, 7, 7, 7)};
+    __m512 a[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    __m256 am = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= nb; i += 8) {
+        const __m256 sc = _mm256_mul_ps(h2f8(&x[i].d, sizeof(block_q4_0)), _mm256_loadu_ps(dy + i));
+        am = _mm256_fmadd_ps(sc, _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(corr + i))), am);
+        const __m512 sc5 = _mm512_castps256_ps512(sc);
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; k++) {
+            const block_q4_0 *xp = x + i + 2 * k;
+            __m256i q = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)xp[0].qs)),
+                                                _mm_loadu_si128((const __m128i *)xp[1].qs), 1);
+            __m512i Q = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(q, m4)),
+                                           _mm256_and_si256(_mm256_srli_epi16(q, 4), m4), 1);
+            __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), Q, _mm512_loadu_si512((const void *)(yr + 32 * (i + 2 * k))));
+            a[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_permutexvar_ps(ix[k], sc5), a[k]);
+        }
+    }
+    float tail = 0.0f;
+    for (; i < nb; i++) {
+        const float s = h2f(x[i].d) * dy[i];
+        const int8_t *y = yr + 32 * i;
+        int32_t sum = corr[i];
+        if (i + 1 < nb || (nb & 1) == 0) { /* member of a pair: this block's bytes at 0..15 and 32..47 of the pair */
+            const int8_t *yp = yr + 32 * (i & ~(int64_t)1) + 16 * (i & 1);
+            for (int j = 0; j < 16; j++) sum += (x[i].qs[j] & 0x0F) * yp[j] + (x[i].qs[j] >> 4) * yp[32 + j];
+        } else {
+            for (int j = 0; j < 16; j++) sum += (x[i].qs[j] & 0x0F) * y[j] + (x[i].qs[j] >> 4) * y[16 + j];
+        }
+        tail += s * (float)sum;
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[1]), _mm512_add_ps(a[2], a[3]))) + hsum256(am) + tail;
+}
+
 /* Q4_K / Q5_K (q5 = 1 adds the fifth bits): scales, mins and nibbles decoded once per
  * super-block, then for each token maddubs + vpdpwssd against the scale vectors. */
 static inline __attribute__((always_inline)) void mm_k45(const int NC, int q5, int64_t n, const void *vx,
@@ -691,6 +1064,39 @@ static void quant_q8_1(const float *x, void *dst, int64_t n) {
     }
 }
 
+/* As lo_quant_q8_K (bit-exact): max = the first element of largest |x|, iscale =
+ * -127/max, q = min(127, round-half-even(iscale·x)) (what its nearest_int does in range),
+ * bsums of each 16, d = 1/iscale. A block with NaNs goes through the scalar code. */
+static void quant_q8_K(const float *x, void *dst, int64_t n) {
+    block_q8_K *y = dst;
+    for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        __m512 mx = _mm512_setzero_ps();
+        for (int j = 0; j < QK_K; j += 16) mx = _mm512_max_ps(mx, _mm512_abs_ps(_mm512_loadu_ps(x + j)));
+        const float amax = _mm512_reduce_max_ps(mx);
+        int first = -1;
+        for (int j = 0; j < QK_K && first < 0; j += 16) {
+            __mmask16 eq = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(x + j)), _mm512_set1_ps(amax), _CMP_EQ_OQ);
+            if (eq) first = j + __builtin_ctz(eq);
+        }
+        int nan = 0;
+        for (int j = 0; j < QK_K; j += 16) nan |= _mm512_cmp_ps_mask(_mm512_loadu_ps(x + j), _mm512_loadu_ps(x + j), _CMP_UNORD_Q) != 0;
+        if (nan || first < 0 || amax == 0.0f) {
+            lo_quant_q8_K(x, y + i, QK_K);
+            continue;
+        }
+        const float iscale = -127.f / x[first];
+        const __m512 is = _mm512_set1_ps(iscale);
+        const __m512i hi = _mm512_set1_epi32(127);
+        for (int j = 0; j < QK_K; j += 16) {
+            __m512i q = _mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + j), is), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            q = _mm512_min_epi32(q, hi);
+            _mm_storeu_si128((__m128i *)(y[i].qs + j), _mm512_cvtsepi32_epi8(q));
+            y[i].bsums[j / 16] = (int16_t)_mm512_reduce_add_epi32(q);
+        }
+        y[i].d = 1 / iscale;
+    }
+}
+
 /* f32 → f16, round to nearest even (as F16C and lo_f32_to_f16). */
 static void quant_f16(const float *x, void *dst, int64_t n) {
     uint16_t *h = dst;
@@ -739,6 +1145,7 @@ lo_quant_fn lo_quant_act_avx512_get(uint32_t type) {
     case LO_DTYPE_Q8_0: return quant_q8_0;
     case LO_DTYPE_Q8_1: return quant_q8_1;
     case LO_DTYPE_F16: return quant_f16;
+    case LO_DTYPE_Q8_K: return quant_q8_K;
     default: return NULL;
     }
 }
@@ -768,7 +1175,52 @@ lo_mm_fn lo_mm_avx512_get(uint32_t type, int *max_nc) {
     }
 }
 
+typedef void (*lo_p16_fn)(int64_t n, const void *x, size_t rs, const void *y, size_t by, const float *aux,
+                          size_t aux_stride, int nt, float *out, size_t ldo, void *cache, int mode);
+lo_p16_fn lo_p16_avx512_get(uint32_t type, int *off, size_t *cache_per_block);
+
+/* The 16-row panel kernel for a weight type (and the unsigned offset of its quants,
+ * for the activation corrections), or NULL. */
+lo_p16_fn lo_p16_avx512_get(uint32_t type, int *off, size_t *cache_per_block) {
+    const lo_cpu_features *f = lo_cpu_get_features();
+    *off = 0;
+    *cache_per_block = 64 * (type == LO_DTYPE_Q4_K ? 4 : type == LO_DTYPE_Q6_K ? 5 : 1);
+    if (!(f->avx512f && f->avx512bw && f->avx512vl && f->avx512vnni && f->f16c)) return NULL;
+    switch (type) {
+    case LO_DTYPE_Q4_0: *off = 8; return p16_q4_0;
+    case LO_DTYPE_Q8_0: *off = 128; return p16_q8_0;
+    case LO_DTYPE_Q4_K: return p16_q4_K;
+    case LO_DTYPE_Q6_K: return p16_q6_K;
+    default: return NULL;
+    }
+}
+
+typedef float (*lo_mv_fn)(int64_t n, const void *x, const float *aux);
+lo_mv_fn lo_mv_avx512_get(uint32_t type);
+
+/* The one-token kernel reading pre-arranged activations (see mv_q4_0), or NULL. */
+lo_mv_fn lo_mv_avx512_get(uint32_t type) {
+    const lo_cpu_features *f = lo_cpu_get_features();
+    if (!(f->avx512f && f->avx512bw && f->avx512vl && f->avx512vnni && f->f16c)) return NULL;
+    return type == LO_DTYPE_Q4_0 ? mv_q4_0 : NULL;
+}
+
 #else /* not x86-64 GCC/Clang */
+typedef float (*lo_mv_fn)(int64_t n, const void *x, const float *aux);
+lo_mv_fn lo_mv_avx512_get(uint32_t type);
+lo_mv_fn lo_mv_avx512_get(uint32_t type) {
+    (void)type;
+    return NULL;
+}
+typedef void (*lo_p16_fn)(int64_t n, const void *x, size_t rs, const void *y, size_t by, const float *aux,
+                          size_t aux_stride, int nt, float *out, size_t ldo, void *cache, int mode);
+lo_p16_fn lo_p16_avx512_get(uint32_t type, int *off, size_t *cache_per_block);
+lo_p16_fn lo_p16_avx512_get(uint32_t type, int *off, size_t *cache_per_block) {
+    (void)type;
+    *off = 0;
+    *cache_per_block = 0;
+    return NULL;
+}
 typedef void (*lo_mm_fn)(int64_t n, const void *x, const void *y, size_t by, const float *aux, size_t aux_stride,
                          int nc, float *out, size_t ldo);
 lo_mm_fn lo_mm_avx512_get(uint32_t type, int *max_nc);
