@@ -32,5 +32,6 @@ int lo_cmd_logits(int argc, char **argv);
 int lo_cmd_quantize(int argc, char **argv);
 int lo_cmd_gen_model(int argc, char **argv);
 int lo_cmd_bench(int argc, char **argv);
+int lo_cmd_metric(int argc, char **argv);
 
 #endif

@@ -45,53 +45,84 @@ static lo_status read_lines(const char *path, lines *out) {
     return LO_OK;
 }
 
-static void print_json(json_t *o) {
-    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
-    if (s) puts(s);
-    free(s);
-    json_decref(o);
-}
-
-static json_t *bleu_json(const lo_bleu_score *s, const char *sig) {
-    json_t *o = json_object(), *c = json_array(), *t = json_array(), *p = json_array();
-    for (int i = 0; i < s->max_order; i++) {
-        json_array_append_new(c, json_integer(s->counts[i]));
-        json_array_append_new(t, json_integer(s->totals[i]));
-        json_array_append_new(p, json_real(s->precisions[i]));
+/* A double as Python's repr() writes it (the shortest text that reads back the same), so
+ * the JSON carries full precision and diffs cleanly against Python tools. */
+static void put_num(double v) {
+    char b[40];
+    if (!isfinite(v)) {
+        fputs(isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity", stdout);
+        return;
     }
-    json_object_set_new(o, "name", json_string("BLEU"));
-    json_object_set_new(o, "score", json_real(s->score));
-    json_object_set_new(o, "counts", c);
-    json_object_set_new(o, "totals", t);
-    json_object_set_new(o, "precisions", p);
-    json_object_set_new(o, "bp", json_real(s->bp));
-    json_object_set_new(o, "ratio", json_real(s->ratio));
-    json_object_set_new(o, "sys_len", json_integer(s->sys_len));
-    json_object_set_new(o, "ref_len", json_integer(s->ref_len));
-    if (sig) json_object_set_new(o, "signature", json_string(sig));
-    return o;
+    int p = 1;
+    for (; p < 17; p++) {
+        snprintf(b, sizeof b, "%.*e", p - 1, v);
+        if (strtod(b, NULL) == v) break;
+    }
+    snprintf(b, sizeof b, "%.*e", p - 1, v);
+    int exp10 = atoi(strchr(b, 'e') + 1);
+    if (exp10 >= -4 && exp10 < 16) { /* positional, as repr() does in this range */
+        int dec = p - 1 - exp10;
+        snprintf(b, sizeof b, "%.*f", dec > 0 ? dec : 0, v);
+        if (!strchr(b, '.')) strcat(b, ".0");
+    }
+    fputs(b, stdout);
 }
 
-static json_t *chrf_json(const lo_chrf_score *s, const char *sig) {
+static void put_ints(const char *key, const int64_t *v, int n, size_t stride) {
+    printf(", \"%s\": [", key);
+    for (int i = 0; i < n; i++) printf("%s%lld", i ? ", " : "", (long long)v[(size_t)i * stride]);
+    putchar(']');
+}
+
+static void put_str(const char *key, const char *v) { printf(", \"%s\": \"%s\"", key, v); } /* v is plain ASCII */
+
+static void print_bleu(const lo_bleu_score *s, const char *sig) {
+    fputs("{\"name\": \"BLEU\", \"score\": ", stdout);
+    put_num(s->score);
+    put_ints("counts", s->counts, s->max_order, 1);
+    put_ints("totals", s->totals, s->max_order, 1);
+    fputs(", \"precisions\": [", stdout);
+    for (int i = 0; i < s->max_order; i++) {
+        if (i) fputs(", ", stdout);
+        put_num(s->precisions[i]);
+    }
+    fputs("], \"bp\": ", stdout);
+    put_num(s->bp);
+    fputs(", \"ratio\": ", stdout);
+    put_num(s->ratio);
+    printf(", \"sys_len\": %lld, \"ref_len\": %lld", (long long)s->sys_len, (long long)s->ref_len);
+    if (sig) put_str("signature", sig);
+    fputs("}\n", stdout);
+}
+
+static void print_chrf(const lo_chrf_score *s, const char *sig) {
     char name[64];
     lo_chrf_format(s, name, sizeof name);
     char *eq = strstr(name, " =");
     if (eq) *eq = 0;
-    json_t *o = json_object(), *st = json_array();
+    printf("{\"name\": \"%s\", \"score\": ", name);
+    put_num(s->score);
+    printf(", \"char_order\": %d, \"word_order\": %d, \"beta\": %d", s->char_order, s->word_order, s->beta);
     int order = s->char_order + s->word_order;
-    for (int i = 0; i < order; i++) {
-        json_t *row = json_array();
-        for (int j = 0; j < 3; j++) json_array_append_new(row, json_integer(s->stats[i][j]));
-        json_array_append_new(st, row);
+    put_ints("hyp_ngrams", &s->stats[0][0], order, 3);
+    put_ints("ref_ngrams", &s->stats[0][1], order, 3);
+    put_ints("matches", &s->stats[0][2], order, 3);
+    if (sig) put_str("signature", sig);
+    fputs("}\n", stdout);
+}
+
+static void print_rouge(const lo_rouge_type *types, size_t n, const lo_rouge_prf *r) {
+    putchar('{');
+    for (size_t k = 0; k < n; k++) {
+        printf("%s\"%s\": {\"precision\": ", k ? ", " : "", lo_rouge_type_name(types[k]));
+        put_num(r[k].precision);
+        fputs(", \"recall\": ", stdout);
+        put_num(r[k].recall);
+        fputs(", \"fmeasure\": ", stdout);
+        put_num(r[k].fmeasure);
+        putchar('}');
     }
-    json_object_set_new(o, "name", json_string(name));
-    json_object_set_new(o, "score", json_real(s->score));
-    json_object_set_new(o, "char_order", json_integer(s->char_order));
-    json_object_set_new(o, "word_order", json_integer(s->word_order));
-    json_object_set_new(o, "beta", json_integer(s->beta));
-    json_object_set_new(o, "stats", st); /* per order: [hyp n-grams, ref n-grams, matches] */
-    if (sig) json_object_set_new(o, "signature", json_string(sig));
-    return o;
+    fputs("}\n", stdout);
 }
 
 int lo_cmd_metric(int argc, char **argv) {
@@ -203,7 +234,7 @@ int lo_cmd_metric(int argc, char **argv) {
                 for (size_t r = 0; r < n_ref_paths; r++) seg_refs[r] = refs[r].line[i];
                 lo_bleu_score b;
                 if ((s = lo_bleu_sentence(&bo, hyp.line[i], seg_refs, n_ref_paths, &b))) break;
-                if (json) print_json(bleu_json(&b, NULL));
+                if (json) print_bleu(&b, NULL);
                 else {
                     lo_bleu_format(&b, text, sizeof text);
                     puts(text);
@@ -214,7 +245,7 @@ int lo_cmd_metric(int argc, char **argv) {
             lo_bleu_score b;
             if (!(s = lo_bleu_corpus(&bo, (const char *const *)hyp.line, hyp.n, rp, n_ref_paths, &b))) {
                 lo_bleu_signature(&bo, b.n_refs, sig, sizeof sig);
-                if (json) print_json(bleu_json(&b, sig));
+                if (json) print_bleu(&b, sig);
                 else {
                     lo_bleu_format(&b, text, sizeof text);
                     puts(text);
@@ -229,7 +260,7 @@ int lo_cmd_metric(int argc, char **argv) {
                 for (size_t r = 0; r < n_ref_paths; r++) seg_refs[r] = refs[r].line[i];
                 lo_chrf_score c;
                 if ((s = lo_chrf_sentence(&co, hyp.line[i], seg_refs, n_ref_paths, &c))) break;
-                if (json) print_json(chrf_json(&c, NULL));
+                if (json) print_chrf(&c, NULL);
                 else {
                     lo_chrf_format(&c, text, sizeof text);
                     puts(text);
@@ -239,7 +270,7 @@ int lo_cmd_metric(int argc, char **argv) {
         } else {
             lo_chrf_score c;
             if (!(s = lo_chrf_corpus(&co, (const char *const *)hyp.line, hyp.n, rp, n_ref_paths, &c))) {
-                if (json) print_json(chrf_json(&c, sig));
+                if (json) print_chrf(&c, sig);
                 else {
                     lo_chrf_format(&c, text, sizeof text);
                     puts(text);
@@ -253,17 +284,7 @@ int lo_cmd_metric(int argc, char **argv) {
         for (size_t i = 0; i < hyp.n && !s; i++) {
             for (size_t k = 0; k < n_ref_paths; k++) seg_refs[k] = refs[k].line[i];
             if ((s = lo_rouge_score_multi(seg_refs, n_ref_paths, hyp.line[i], types, n_types, stem, r))) break;
-            if (json) {
-                json_t *o = json_object();
-                for (size_t k = 0; k < n_types; k++) {
-                    json_t *p = json_object();
-                    json_object_set_new(p, "precision", json_real(r[k].precision));
-                    json_object_set_new(p, "recall", json_real(r[k].recall));
-                    json_object_set_new(p, "fmeasure", json_real(r[k].fmeasure));
-                    json_object_set_new(o, lo_rouge_type_name(types[k]), p);
-                }
-                print_json(o);
-            }
+            if (json) print_rouge(types, n_types, r);
             for (size_t k = 0; k < n_types; k++) {
                 sum[k].precision += r[k].precision;
                 sum[k].recall += r[k].recall;

@@ -76,6 +76,25 @@ static const lo_cli_command commands[] = {
      "  -r N           repetitions; the median is printed (default 5)\n"
      "  --json         one JSON object per line\n",
      lo_cmd_bench},
+    {"metric", "bleu|chrf|rouge --hyp FILE --ref FILE [--ref FILE...] [options] [--json]",
+     "score hypotheses against references: BLEU and chrF as sacreBLEU, ROUGE as rouge-score",
+     "  --hyp FILE         hypotheses, one segment a line\n"
+     "  --ref FILE         references aligned line by line; repeat for more reference streams\n"
+     "  --json             JSON at full precision (BLEU/chrF: one object; ROUGE: one per line)\n"
+     " bleu:\n"
+     "  --tokenize T       13a (default), intl, char, none\n"
+     "  --lowercase        lowercase before tokenizing\n"
+     "  --smooth M         exp (default), floor, add-k, none\n"
+     "  --smooth-value V   value for floor (default 0.1) and add-k (default 1)\n"
+     "  --effective-order  stop at the first n-gram order with no n-grams\n"
+     "  --max-ngram N      highest n-gram order (default 4)\n"
+     "  --sentence         score each line on its own (sentence BLEU/chrF)\n"
+     " chrf:\n"
+     "  --char-order N (6)  --word-order N (0; 2 = chrF++)  --beta B (2)  --whitespace  --lowercase  --sentence\n"
+     " rouge:\n"
+     "  --types LIST       comma-separated rouge1..rouge9, rougeL, rougeLsum (default rouge1,rouge2,rougeL)\n"
+     "  --stem             Porter-stem tokens longer than 3 characters, as rouge-score's use_stemmer\n",
+     lo_cmd_metric},
     {"help", "[COMMAND]", "show the commands, or one command's options", "", cmd_help},
     {"version", "", "print the version", "", cmd_version},
 };

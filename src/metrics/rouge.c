@@ -139,7 +139,7 @@ size_t mx_lcs_length(const uint32_t *ref, size_t n_ref, const uint32_t *can, siz
     return work[n_can];
 }
 
-#define LCS_MAX_CELLS ((size_t)1 << 28)
+#define LCS_MAX_CELLS ((size_t)1 << 26) /* 256 MiB of uint32 */
 
 lo_status mx_lcs_indices(const uint32_t *ref, size_t n_ref, const uint32_t *can, size_t n_can, uint32_t *idx_out,
                          size_t *n_out) {
@@ -401,8 +401,8 @@ lo_status lo_rouge_score(const char *target, const char *prediction, const lo_ro
             continue;
         }
         uint32_t n = (uint32_t)types[k];
-        memcpy(c.cnt.seq.p, it.p, nt * sizeof(uint32_t));
-        memcpy(c.cnt.seq.p + nt, ip.p, np * sizeof(uint32_t));
+        if (nt) memcpy(c.cnt.seq.p, it.p, nt * sizeof(uint32_t));
+        if (np) memcpy(c.cnt.seq.p + nt, ip.p, np * sizeof(uint32_t));
         c.cnt.seq.n = nt + np;
         int64_t t_cnt = nt >= n ? (int64_t)(nt - n + 1) : 0, p_cnt = np >= n ? (int64_t)(np - n + 1) : 0, inter = 0;
         for (size_t i = 0; i + n <= nt; i++) {

@@ -322,8 +322,8 @@ static void run_file(const char *name, int which) {
     }
     free(line);
     fclose(f);
-    fprintf(stderr, "%s: %d/%d passed", name, passed, total - skipped);
-    if (skipped) fprintf(stderr, " (%d skipped: needs NLTK punkt)", skipped);
+    fprintf(stderr, "%s: %d/%d passed", name, passed, total);
+    if (skipped) fprintf(stderr, ", %d skipped (needs NLTK's punkt model)", skipped);
     fprintf(stderr, "\n");
 }
 

@@ -136,6 +136,60 @@ static void test_chrf(void) {
     CHECK(fabs(s.score - 100.0) < 1e-9);
 }
 
+/* sacreBLEU's test/test_chrf.py cases (beta 3 corpus chrF with and without eps smoothing,
+ * kept whitespace, sentence chrF with eps smoothing), tolerance 1e-4 as there. */
+static double chrf1(const char *const *h, const char *const *r, size_t n, int beta, bool eps, bool ws) {
+    lo_chrf_opts o;
+    lo_chrf_opts_default(&o);
+    o.beta = beta;
+    o.eps_smoothing = eps;
+    o.whitespace = ws;
+    lo_chrf_score s;
+    const char *const *rs[1] = {r};
+    CHECK_OK(lo_chrf_corpus(&o, h, n, rs, 1, &s));
+    return s.score;
+}
+
+static void test_chrf_sacrebleu(void) {
+    static const struct { const char *h[2], *r[2]; size_t n; double eps, eff; } c[] = {
+        {{"abcdefg"}, {"hijklmnop"}, 1, 0.0, -1}, {{"a"}, {"b"}, 1, 0.0, -1}, {{""}, {"b"}, 1, 0.0, -1},
+        {{""}, {"ref"}, 1, 0.0, -1}, {{""}, {"reference"}, 1, 0.0, 0.0}, {{"aa"}, {"ab"}, 1, 8.3333, 25.0},
+        {{"a", "b"}, {"a", "c"}, 2, 8.3333, 50.0}, {{"a"}, {"a"}, 1, 16.6667, 100.0},
+        {{"a b c"}, {"a b c"}, 1, 50.0, 100.0}, {{"a b c"}, {"abc"}, 1, 50.0, 100.0}, {{""}, {"c"}, 1, -1, 0.0},
+        {{" risk assessment must be made of those who are qualified and expertise in the sector - these are the scientists ."},
+         {"risk assessment has to be undertaken by those who are qualified and expert in that area - that is the scientists ."}, 1, 63.361730, -1},
+        {{" Die    Beziehung zwischen  Obama und Netanjahu ist nicht gerade  freundlich. "},
+         {"Das Verhältnis zwischen Obama und Netanyahu ist nicht gerade freundschaftlich."}, 1, 64.1302698, -1},
+        {{"Niemand hat die Absicht, eine Mauer zu errichten"}, {"Niemand hat die Absicht, eine Mauer zu errichten"}, 1, 100.0, -1},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        if (c[i].eps >= 0) CHECK_MSG(fabs(chrf1(c[i].h, c[i].r, c[i].n, 3, true, false) - c[i].eps) < 1e-4, "eps case %zu", i);
+        if (c[i].eff >= 0) CHECK_MSG(fabs(chrf1(c[i].h, c[i].r, c[i].n, 3, false, false) - c[i].eff) < 1e-4, "eff case %zu", i);
+    }
+    const char *h1[] = {"Die Beziehung zwischen Obama und Netanjahu ist nicht gerade freundlich."};
+    const char *r1[] = {"Das Verhältnis zwischen Obama und Netanyahu ist nicht gerade freundschaftlich."};
+    CHECK(fabs(chrf1(h1, r1, 1, 3, false, true) - 67.3481606) < 1e-4);
+    const char *h2[] = {"risk assessment must be made of those who are qualified and expertise in the sector - these are the scientists ."};
+    const char *r2[] = {"risk assessment has to be undertaken by those who are qualified and expert in that area - that is the scientists ."};
+    CHECK(fabs(chrf1(h2, r2, 1, 3, false, true) - 65.2414427) < 1e-4);
+    static const struct { const char *h, *r; double want; } sl[] = {
+        {"Co nás nejvíc trápí, protože lékaři si vybírají, kdo bude žít a kdo zemře.",
+         "Nejvíce smutní jsme z toho, že musíme rozhodovat o tom, kdo bude žít a kdo zemře.", 39.14078509},
+        {"Nebo prostě nemají vybavení, které by jim pomohlo, uvedli lékaři.",
+         "A někdy nemáme ani potřebný materiál, abychom jim pomohli, popsali lékaři.", 31.22557079},
+        {"Lapali po dechu, jejich životy skončily dřív, než skutečně začaly.",
+         "Lapali po dechu a pak jejich život skončil - dřív, než skutečně mohl začít, připomněli.", 57.15704367},
+    };
+    for (size_t i = 0; i < sizeof sl / sizeof sl[0]; i++) {
+        lo_chrf_opts o;
+        lo_chrf_opts_default(&o);
+        o.eps_smoothing = true;
+        lo_chrf_score s;
+        CHECK_OK(lo_chrf_sentence(&o, sl[i].h, &sl[i].r, 1, &s));
+        CHECK_MSG(fabs(s.score - sl[i].want) < 1e-4, "sentence chrF %zu: %.8f vs %.8f", i, s.score, sl[i].want);
+    }
+}
+
 static void test_rouge_edges(void) {
     lo_rouge_type lsum = LO_ROUGE_LSUM, l = LO_ROUGE_L, r1 = 1;
     lo_rouge_prf p;
@@ -176,11 +230,59 @@ static void test_exact(void) {
     CHECK(!lo_exact_match_norm("cat", "cats"));
 }
 
+/* Hostile input: random bytes (broken UTF-8, NULs cut strings, newlines, entities) must
+ * give a result, never a crash or a leak, with every tokenizer and metric. */
+static void test_random_bytes(void) {
+    static const char *const frag[] = {"&amp;", "-\n", "\n", "<skipped>", "\xC4\xB0", "\xCE\xA3", "\xE2\x80\xA8",
+                                       "\xF0\x9F\x98\x80", "\xFF", "\xC3", ".", ",", "5", "-", " ", "ab", "\xC2\xA0"};
+    uint64_t x = 88172645463325252ULL;
+    char a[200], b[200];
+    int ok = 1;
+    for (int it = 0; it < 3000; it++) {
+        char *bufs[2] = {a, b};
+        for (int k = 0; k < 2; k++) {
+            size_t n = 0;
+            int parts = (int)(x % 12);
+            for (int p = 0; p < parts; p++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                const char *f = (x & 3) ? frag[x % (sizeof frag / sizeof *frag)] : NULL;
+                char rnd[2] = {(char)(1 + (x >> 8) % 255), 0};
+                if (!f) f = rnd;
+                size_t l = strlen(f);
+                if (n + l < sizeof a) memcpy(bufs[k] + n, f, l), n += l;
+            }
+            bufs[k][n] = 0;
+        }
+        lo_bleu_opts o;
+        lo_bleu_opts_default(&o);
+        o.tokenize = (lo_bleu_tokenize)(it % 4);
+        o.lowercase = it & 4;
+        o.smooth = (lo_bleu_smooth)((it >> 3) % 4);
+        o.effective_order = it & 32;
+        lo_bleu_score s;
+        const char *r[1] = {b};
+        ok &= lo_bleu_sentence(&o, a, r, 1, &s) == LO_OK && s.score >= 0 && s.score <= 100.0000001;
+        lo_chrf_opts co;
+        lo_chrf_opts_default(&co);
+        co.word_order = it % 3;
+        co.lowercase = it & 4;
+        lo_chrf_score cs;
+        ok &= lo_chrf_sentence(&co, a, r, 1, &cs) == LO_OK && cs.score >= 0 && cs.score <= 100.0000001;
+        lo_rouge_type t[4] = {1, 2, LO_ROUGE_L, LO_ROUGE_LSUM};
+        lo_rouge_prf p[4];
+        ok &= lo_rouge_score(b, a, t, 4, it & 1, p) == LO_OK;
+        (void)lo_exact_match_norm(a, b);
+    }
+    CHECK(ok);
+}
+
 int main(void) {
+    test_random_bytes();
     test_13a();
     test_intl_char_none();
     test_bleu_edges();
     test_chrf();
+    test_chrf_sacrebleu();
     test_rouge_edges();
     test_exact();
     CHECK_INT_EQ(lo_alloc_live_bytes(), 0);
