@@ -526,6 +526,14 @@ static lo_status check_batch(const lo_context *c, const lo_batch *b) {
             return lo_error(LO_ERR_RANGE, "the context is full; clear the sequence or use a larger n_ctx",
                             "batch token %d: position %d is outside the context (n_ctx %d)", i, b->pos[i], c->n_ctx);
     }
+    /* Two tokens for the same cache slot would race in the parallel K/V store; the pairwise
+     * scan costs far less than the forward it guards (n_tokens ≤ n_batch). */
+    for (int32_t i = 1; i < b->n_tokens; i++)
+        for (int32_t j = 0; j < i; j++)
+            if (b->pos[i] == b->pos[j] && b->seq[i] == b->seq[j])
+                return lo_error(LO_ERR_INVALID, "give each token of a sequence its own position",
+                                "batch tokens %d and %d both go to position %d of sequence %d", j, i, b->pos[i],
+                                b->seq[i]);
     return LO_OK;
 }
 

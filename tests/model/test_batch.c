@@ -131,6 +131,13 @@ static void run(const char *rel, int threads) {
         CHECK_INT_EQ(lo_model_decode(c, &big), LO_ERR_RANGE); /* n_tokens > n_batch */
         lo_batch empty = {.n_tokens = 0, .token = toks, .pos = poss, .seq = seqs, .logits = NULL};
         CHECK_INT_EQ(lo_model_decode(c, &empty), LO_ERR_INVALID);
+        /* two tokens for one cache slot; the same position in another sequence is fine */
+        int32_t dpos[3] = {4, 5, 4}, dseq[3] = {0, 0, 0}, dtok[3] = {1, 2, 3};
+        lo_batch dup = {.n_tokens = 3, .token = dtok, .pos = dpos, .seq = dseq, .logits = NULL};
+        CHECK_INT_EQ(lo_model_decode(c, &dup), LO_ERR_INVALID);
+        CHECK(strstr(lo_error_message(), "position 4 of sequence 0") != NULL);
+        dseq[2] = 1;
+        CHECK_OK(lo_model_decode(c, &dup));
     }
 done:
     lo_free(la);
