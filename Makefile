@@ -36,7 +36,7 @@ test: test-fast test-asan
 fuzz:
 	@sh scripts/deps.sh clang
 	@cmake -S . -B build-fuzz -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLO_FUZZ=ON >/dev/null
-	@cmake --build build-fuzz -j $(JOBS)
+	@cmake --build build-fuzz -j $(JOBS) --target fuzz_gguf
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

@@ -9,8 +9,13 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
+/* gcc takes a target pragma; clang applies the same target as a function attribute. */
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c")
+#endif
 
 static inline float h2f(lo_half h) { return _cvtsh_ss(h); }
 
@@ -361,7 +366,11 @@ static float dot_q2_K(int64_t n, const void *vx, const void *vy) {
     return hsum(acc) - hsum(accm);
 }
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
 typedef float (*lo_vec_dot_fn)(int64_t n, const void *x, const void *y);
 lo_vec_dot_fn lo_vec_dot_avx2_get(uint32_t type);

@@ -11,8 +11,13 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
+/* gcc takes a target pragma; clang applies the same target as a function attribute. */
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")
+#endif
 
 static inline float h2f(lo_half h) { return _cvtsh_ss(h); }
 
@@ -20,12 +25,6 @@ static inline float h2f(lo_half h) { return _cvtsh_ss(h); }
 static inline __m512i load2x32(const void *a, const void *b) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)a)),
                               _mm256_loadu_si256((const __m256i *)b), 1);
-}
-
-/* [s0 ×8, s1 ×8] */
-static inline __m512 scale2(float s0, float s1) {
-    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_set1_ps(s0)),
-                                               _mm256_castps_pd(_mm256_set1_ps(s1)), 1));
 }
 
 static inline float hsum256(__m256 v) {
@@ -1106,7 +1105,11 @@ static void quant_f16(const float *x, void *dst, int64_t n) {
     for (; i < n; i++) h[i] = lo_f32_to_f16(x[i]);
 }
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
 typedef float (*lo_vec_dot_fn)(int64_t n, const void *x, const void *y);
 lo_vec_dot_fn lo_vec_dot_avx512_get(uint32_t type);

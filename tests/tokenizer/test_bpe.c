@@ -358,8 +358,7 @@ static void test_hostile_merges(void) {
                             "ab",
                             "abc",
                             "\xC4\xA0",
-                            "\xC4\xA0"
-                            "a",
+                            "\xC4\xA0\x61", /* "Ġa" */
                             "bc"};
     const int32_t types[] = {1, 1, 1, 1, 1, 1, 1, 1};
     const char *merges[] = {"a b",  "ab c",       "nospace",    " a b", "a b", "",
