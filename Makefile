@@ -24,14 +24,17 @@ build-asan: deps
 run: build
 	@sh scripts/run.sh $(BUILD)/llmops $(MODEL)
 
+# The PostgreSQL store tests run against a throwaway local server (scripts/pg-test-server.sh);
+# `url=... &&` makes a server that fails to start fail the run instead of skipping them.
 test-fast: build
-	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+	@url=$$(sh scripts/pg-test-server.sh) && LLMOPS_TEST_PG=$$url ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
 test-asan: build-asan
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
+	@url=$$(sh scripts/pg-test-server.sh) && LLMOPS_TEST_PG=$$url ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
 test: test-fast test-asan
+	@sh scripts/pg-test-server.sh stop
 
 fuzz:
 	@sh scripts/deps.sh clang

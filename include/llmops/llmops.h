@@ -5,6 +5,7 @@
 #include "llmops/base.h"
 #include "llmops/tensor.h"
 #include "llmops/gguf.h"
+#include "llmops/store.h"
 #include "llmops/tokenizer.h"
 #include "llmops/metrics.h"
 #include "llmops/model.h"

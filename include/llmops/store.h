@@ -44,7 +44,7 @@ int64_t lo_store_now_ms(void);
  * Use TEXT, BIGINT, DOUBLE PRECISION for everything else. New ids come back with
  * `INSERT ... RETURNING id` on both backends (see lo_store_last_insert_id). */
 
-/* Runs one or more statements without parameters or results (DDL, PRAGMA-free SQL). */
+/* Runs one or more statements without parameters (DDL); results are discarded. */
 lo_status lo_store_exec(lo_store *s, const char *sql);
 
 /* Transactions (BEGIN IMMEDIATE on SQLite). Nested begin is refused (LO_ERR_INVALID), as
