@@ -608,66 +608,36 @@ lo_status lo_tokenize(const lo_tokenizer *t, const char *text, size_t len, bool 
     char *buf = NULL;
     size_t cap = 0;
 
-    switch (t->kind) {
-    case LO_TOK_SPM: {
-        bool prev_special = true; /* the first text fragment gets the space prefix */
-        if (add_special && t->add_bos) {
-            if (t->bos < 0) {
-                s = lo_error(LO_ERR_FORMAT, NULL, "the vocabulary asks for a BOS token but defines none");
-                break;
-            }
-            if ((s = lo_tokens_push(out, t->bos))) break;
-        }
-        for (size_t i = 0; i < fr.n && !s; i++) {
-            if (fr.v[i].id >= 0) {
-                s = lo_tokens_push(out, fr.v[i].id);
-                prev_special = true;
-            } else {
-                s = spm_fragment(t, text + fr.v[i].off, fr.v[i].len, t->add_space_prefix && prev_special, &buf, &cap, out);
-                prev_special = false;
-            }
-        }
-        if (!s && add_special && t->add_eos) {
-            if (t->eos < 0) s = lo_error(LO_ERR_FORMAT, NULL, "the vocabulary asks for an EOS token but defines none");
-            else s = lo_tokens_push(out, t->eos);
-        }
-        break;
+    /* Framing: BOS/EOS as the file's flags say; BERT always frames as [CLS] ... [SEP]. */
+    const bool wpm = t->kind == LO_TOK_WPM;
+    const bool add_first = add_special && (wpm || t->add_bos), add_last = add_special && (wpm || t->add_eos);
+    const int32_t first = t->bos, last = wpm ? t->sep : t->eos;
+    if (add_first) {
+        if (first < 0)
+            s = lo_error(LO_ERR_FORMAT, NULL, "the vocabulary asks for a %s token but defines none", wpm ? "CLS" : "BOS");
+        else s = lo_tokens_push(out, first);
     }
-    case LO_TOK_BPE:
-        if (add_special && t->add_bos) {
-            if (t->bos < 0) {
-                s = lo_error(LO_ERR_FORMAT, NULL, "the vocabulary asks for a BOS token but defines none");
-                break;
-            }
-            if ((s = lo_tokens_push(out, t->bos))) break;
+    bool prev_special = true; /* SPM: the first text fragment gets the space prefix */
+    for (size_t i = 0; i < fr.n && !s; i++) {
+        const char *frag = text + fr.v[i].off;
+        if (fr.v[i].id >= 0) {
+            s = lo_tokens_push(out, fr.v[i].id);
+            prev_special = true;
+            continue;
         }
-        for (size_t i = 0; i < fr.n && !s; i++) {
-            if (fr.v[i].id >= 0) s = lo_tokens_push(out, fr.v[i].id);
-            else s = lo_bpe_encode(t, text + fr.v[i].off, fr.v[i].len, out);
+        switch (t->kind) {
+        case LO_TOK_SPM:
+            s = spm_fragment(t, frag, fr.v[i].len, t->add_space_prefix && prev_special, &buf, &cap, out);
+            break;
+        case LO_TOK_BPE: s = lo_bpe_encode(t, frag, fr.v[i].len, out); break;
+        case LO_TOK_WPM: s = lo_wpm_encode(t, frag, fr.v[i].len, out); break;
         }
-        if (!s && add_special && t->add_eos) {
-            if (t->eos < 0) s = lo_error(LO_ERR_FORMAT, NULL, "the vocabulary asks for an EOS token but defines none");
-            else s = lo_tokens_push(out, t->eos);
-        }
-        break;
-    case LO_TOK_WPM:
-        /* BERT always frames its input as [CLS] ... [SEP] when special tokens are on. */
-        if (add_special) {
-            if (t->bos < 0) {
-                s = lo_error(LO_ERR_FORMAT, NULL, "the WordPiece vocabulary has no CLS token");
-                break;
-            }
-            if ((s = lo_tokens_push(out, t->bos))) break;
-        }
-        for (size_t i = 0; i < fr.n && !s; i++) {
-            if (fr.v[i].id >= 0) s = lo_tokens_push(out, fr.v[i].id);
-            else s = lo_wpm_encode(t, text + fr.v[i].off, fr.v[i].len, out);
-        }
-        if (!s && add_special) {
-            if (t->sep < 0) s = lo_error(LO_ERR_FORMAT, NULL, "the WordPiece vocabulary has no SEP token");
-            else s = lo_tokens_push(out, t->sep);
-        }
-        break;
+        prev_special = false;
+    }
+    if (!s && add_last) {
+        if (last < 0)
+            s = lo_error(LO_ERR_FORMAT, NULL, "the vocabulary asks for a %s token but defines none", wpm ? "SEP" : "EOS");
+        else s = lo_tokens_push(out, last);
     }
     lo_free(buf);
     lo_free(fr.v);
