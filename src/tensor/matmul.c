@@ -3,7 +3,7 @@
  * activations are quantised to the weight's vec_dot_type once (as llama.cpp does on x86),
  * then output rows are split across the pool's threads; several tokens share each
  * decoded weight row where a tile kernel exists, and Q4_0/Q8_0/Q4_K/Q6_K go through
- * 16-row × 8-token panels (one token: Q4_0 through a kernel on re-arranged activations). */
+ * 16-row × 8-token panels (one token: Q4_0 through a kernel on re-arranged activations, Q4_K 4 rows per pass). */
 #include "tensor/tensor_internal.h"
 
 #include <pthread.h>
@@ -34,6 +34,9 @@ lo_p16_fn lo_p16_avx512_get(uint32_t type, int *off, size_t *cache_per_block);
  * and corr[nb] in aux) (vecdot_avx512.c). */
 typedef float (*lo_mv_fn)(int64_t n, const void *x, const float *aux);
 lo_mv_fn lo_mv_avx512_get(uint32_t type);
+/* Four weight rows (rs bytes apart) · one activation row → out[0..3] (vecdot_avx512.c). */
+typedef void (*lo_mv4_fn)(int64_t n, const void *x, size_t rs, const void *y, float *out);
+lo_mv4_fn lo_mv4_avx512_get(uint32_t type);
 
 /* Quantises an activation row to a vec_dot_type as llama.cpp's ggml-cpu does on x86
  * (lo_quant_q8_0_x86/_q8_1_x86: id = 127/amax, round half to even — not the file-format
@@ -49,6 +52,7 @@ static lo_p16_fn g_p16[LO_DTYPE_COUNT];
 static int g_p16_off[LO_DTYPE_COUNT];
 static size_t g_p16_cache[LO_DTYPE_COUNT];
 static lo_mv_fn g_mv512[LO_DTYPE_COUNT];
+static lo_mv4_fn g_mv4[LO_DTYPE_COUNT];
 static pthread_once_t g_table_once = PTHREAD_ONCE_INIT;
 
 static lo_vec_dot_fn ref_of(uint32_t type) {
@@ -83,6 +87,7 @@ static void table_init(void) {
         g_mm512[t] = lo_mm_avx512_get(t, &g_mm512_nc[t]);
         g_p16[t] = lo_p16_avx512_get(t, &g_p16_off[t], &g_p16_cache[t]);
         g_mv512[t] = lo_mv_avx512_get(t);
+        g_mv4[t] = lo_mv4_avx512_get(t);
     }
 }
 
@@ -184,6 +189,7 @@ typedef struct mm_ctx {
     int p16_off;         /* its weights' unsigned offset (aux corrections -off·Σq_y) */
     size_t p16_cache;    /* its scale-cache bytes per weight block */
     lo_mv_fn mv;         /* one-token kernel on arranged activations, or NULL */
+    lo_mv4_fn mv4;       /* one-token kernel for 4 rows at a time, or NULL */
 } mm_ctx;
 
 void lo_round_f16_avx512(const float *x, float *y, int64_t n);
@@ -271,6 +277,12 @@ static void rows_range(const mm_ctx *c, int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; r++) c->out[r] = c->mv(k, wd + (size_t)r * w->row_bytes, c->aux);
         return;
     }
+    if (c->n_tokens == 1 && c->mv4) {
+        int64_t r = r0;
+        for (; r + 4 <= r1; r += 4) c->mv4(k, wd + (size_t)r * w->row_bytes, w->row_bytes, c->act, c->out + r);
+        for (; r < r1; r++) c->out[r] = c->dot(k, wd + (size_t)r * w->row_bytes, c->act);
+        return;
+    }
     if (c->n_tokens == 1 && !c->mm) {
         for (int64_t r = r0; r < r1; r++)
             c->out[r] = c->dot(k, wd + (size_t)r * w->row_bytes, c->act);
@@ -351,6 +363,7 @@ void lo_matmul(lo_pool *pool, const lo_matrix *w, const float *x, int64_t n_toke
             c.p16_off = 8; /* the offset corrections for mv_q4_0 */
         }
     }
+    if (n_tokens == 1 && !c.mm && w->type < LO_DTYPE_COUNT && lo_isa_current() == LO_ISA_AVX512) c.mv4 = g_mv4[w->type];
     c.act_type = lo_vec_dot_type(w->type);
     c.act_rb = act_row_bytes(w);
     if (c.mm && (c.act_type == LO_DTYPE_F16 || c.act_type == LO_DTYPE_BF16)) {

@@ -1,5 +1,5 @@
 /* tensor: AVX-512 (F, BW, VL, VNNI) kernels — dot products, matmul tiles (one weight row
- * × up to 8 tokens; 16-row panels with rows in lanes), the one-token Q4_0 kernel and
+ * × up to 8 tokens; 16-row panels with rows in lanes), the one-token Q4_0 and 4-row Q4_K kernels and
  * activation quantisers — compiled with a target pragma so the
  * library also builds without -march=native and picks them at run time from CPUID.
  * Integer block sums are exact; results differ from vecdot_ref.c only in float
@@ -857,6 +857,91 @@ static float mv_q4_0(int64_t n, const void *vx, const float *aux) {
     return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[1]), _mm512_add_ps(a[2], a[3]))) + hsum256(am) + tail;
 }
 
+/* ---- Q4_K matvec (one token), 4 weight rows per pass ------------------------------------
+ * The activation vectors of a super-block are loaded once for the 4 rows. A 64-byte run
+ * of nibbles holds sub-blocks (2c, 2c+1) of chunk c twice over: its low nibbles are
+ * sub-block 2c (bytes 0..31) and 2c+2 (32..63), so vpdpbusd of the unsigned nibbles against
+ * [y(2c) | y(2c+2)] gives per-lane sums (|lane| ≤ 4·15·127, int16-safe) of two
+ * sub-blocks; two such vectors packed to int16 meet the 6-bit scales in one vpdpwssd.
+ * The 4 rows' scales and mins are unpacked together (one row per 128-bit lane) and the
+ * min term Σ m_j·(bsums_2j + bsums_2j+1) of the 4 rows is one vpmaddwd. */
+static inline __m512i idx_k4_scale(int r, int base) {
+    short v[32];
+    for (int i = 0; i < 32; i++) v[i] = (short)(8 * r + base + (i / 16) * 2 + ((i % 8) >= 4));
+    return _mm512_loadu_si512((const void *)v);
+}
+
+#ifndef MV4_PF_BYTES
+#define MV4_PF_BYTES 0
+#endif
+static void mv4_q4_K(int64_t n, const void *vx, size_t rs, const void *vy, float *out) {
+    const uint8_t *x = vx;
+    const block_q8_K *y = vy;
+    const int64_t nb = n / QK_K;
+    const __m512i m4 = _mm512_set1_epi8(0x0F), zero = _mm512_setzero_si512();
+    /* scale/min unpack of a 16-byte block head [d, dmin, scales[12]] (q[k] at byte 4+k):
+     * A gathers q[j] (sc j<4), q[j+4] (sc j≥4, min all j); B gathers the top-2-bit bytes */
+    const __m512i shA = _mm512_broadcast_i32x4(_mm_setr_epi8(4, 5, 6, 7, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15));
+    const __m512i shB = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 0, 0, 0, 4, 5, 6, 7, 0, 0, 0, 0, 8, 9, 10, 11));
+    const __m512i mkT = _mm512_broadcast_i32x4(_mm_setr_epi8(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 0, 0, 0, 0));
+    const __m512i mkU = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 15, 15, 15, 15));
+    const __m512i mkV = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 0, 0, 0, 48, 48, 48, 48, 0, 0, 0, 0, 48, 48, 48, 48));
+    __m512i iA[4], iB[4];
+    for (int r = 0; r < 4; r++) iA[r] = idx_k4_scale(r, 0), iB[r] = idx_k4_scale(r, 4);
+    const __m512i dmidx = _mm512_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3, 5, 5, 5, 5, 7, 7, 7, 7);
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    __m512 accm = _mm512_setzero_ps();
+    const size_t step = nb ? (4 * rs + (size_t)nb - 1) / (size_t)nb : 0; /* group bytes per super-block */
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *xb = x + (size_t)i * sizeof(block_q4_K);
+        /* the 4 interleaved row streams defeat the hardware prefetcher: the group's 4·rs
+         * bytes are fetched as one linear stream, MV4_PF_BYTES ahead (prefetches never
+         * fault, so running past the matrix is harmless) */
+        {
+            const char *pf = (const char *)x + 4 * rs + MV4_PF_BYTES + (size_t)i * step;
+            for (size_t l = 0; l < step; l += 64) _mm_prefetch(pf + l, _MM_HINT_T0);
+        }
+        const int8_t *q8 = y[i].qs;
+        const __m512i Y0 = load2x32(q8, q8 + 64), Y1 = load2x32(q8 + 32, q8 + 96);
+        const __m512i Y2 = load2x32(q8 + 128, q8 + 192), Y3 = load2x32(q8 + 160, q8 + 224);
+        /* bsum pairs as 8 int16, in every 128-bit lane */
+        __m256i bp = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[i].bsums), _mm256_set1_epi16(1));
+        __m128i bp16 = _mm_packs_epi32(_mm256_castsi256_si128(bp), _mm256_extracti128_si256(bp, 1));
+        const __m512i YB = _mm512_broadcast_i32x4(bp16);
+        /* heads of the 4 rows, one per 128-bit lane */
+        __m512i Hd = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)xb));
+        Hd = _mm512_inserti32x4(Hd, _mm_loadu_si128((const __m128i *)(xb + rs)), 1);
+        Hd = _mm512_inserti32x4(Hd, _mm_loadu_si128((const __m128i *)(xb + 2 * rs)), 2);
+        Hd = _mm512_inserti32x4(Hd, _mm_loadu_si128((const __m128i *)(xb + 3 * rs)), 3);
+        const __m512i A = _mm512_shuffle_epi8(Hd, shA), B = _mm512_shuffle_epi8(Hd, shB);
+        const __m512i SM = _mm512_or_si512(
+            _mm512_or_si512(_mm512_and_si512(A, mkT), _mm512_and_si512(_mm512_srli_epi16(A, 4), mkU)),
+            _mm512_and_si512(_mm512_srli_epi16(B, 2), mkV));
+        const __m512i Zs = _mm512_unpacklo_epi8(SM, zero), Zm = _mm512_unpackhi_epi8(SM, zero);
+        /* [d_r, dmin_r] · d_y as f32 in lanes 2r, 2r+1 */
+        const __m512i dw = _mm512_maskz_compress_epi32(0x1111, Hd);
+        const __m512 D = _mm512_mul_ps(_mm512_castps256_ps512(_mm256_cvtph_ps(_mm512_castsi512_si128(dw))),
+                                       _mm512_set1_ps(y[i].d));
+        accm = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_madd_epi16(Zm, YB)), _mm512_permutexvar_ps(dmidx, D), accm);
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++) {
+            const uint8_t *q4 = xb + (size_t)r * rs + 16;
+            const __m512i X0 = _mm512_loadu_si512((const void *)q4), X1 = _mm512_loadu_si512((const void *)(q4 + 64));
+            const __m512i s0 = _mm512_dpbusd_epi32(zero, _mm512_and_si512(X0, m4), Y0);
+            const __m512i s1 = _mm512_dpbusd_epi32(zero, _mm512_and_si512(_mm512_srli_epi16(X0, 4), m4), Y1);
+            const __m512i s2 = _mm512_dpbusd_epi32(zero, _mm512_and_si512(X1, m4), Y2);
+            const __m512i s3 = _mm512_dpbusd_epi32(zero, _mm512_and_si512(_mm512_srli_epi16(X1, 4), m4), Y3);
+            __m512i p = _mm512_dpwssd_epi32(zero, _mm512_packs_epi32(s0, s1), _mm512_permutexvar_epi16(iA[r], Zs));
+            p = _mm512_dpwssd_epi32(p, _mm512_packs_epi32(s2, s3), _mm512_permutexvar_epi16(iB[r], Zs));
+            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(_mm512_set1_epi32(2 * r), D), acc[r]);
+        }
+    }
+    /* the min term: row r in lanes 4r..4r+3 */
+    float m[16];
+    _mm512_storeu_ps(m, accm);
+    for (int r = 0; r < 4; r++) out[r] = _mm512_reduce_add_ps(acc[r]) - (m[4 * r] + m[4 * r + 1] + m[4 * r + 2] + m[4 * r + 3]);
+}
+
 /* Q4_K / Q5_K (q5 = 1 adds the fifth bits): scales, mins and nibbles decoded once per
  * super-block, then for each token maddubs + vpdpwssd against the scale vectors. */
 static inline __attribute__((always_inline)) void mm_k45(const int NC, int q5, int64_t n, const void *vx,
@@ -1208,7 +1293,23 @@ lo_mv_fn lo_mv_avx512_get(uint32_t type) {
     return type == LO_DTYPE_Q4_0 ? mv_q4_0 : NULL;
 }
 
+typedef void (*lo_mv4_fn)(int64_t n, const void *x, size_t rs, const void *y, float *out);
+lo_mv4_fn lo_mv4_avx512_get(uint32_t type);
+
+/* The one-token kernel for 4 weight rows (rs bytes apart) × one activation row, or NULL. */
+lo_mv4_fn lo_mv4_avx512_get(uint32_t type) {
+    const lo_cpu_features *f = lo_cpu_get_features();
+    if (!(f->avx512f && f->avx512bw && f->avx512vl && f->avx512vnni && f->f16c)) return NULL;
+    return type == LO_DTYPE_Q4_K ? mv4_q4_K : NULL;
+}
+
 #else /* not x86-64 GCC/Clang */
+typedef void (*lo_mv4_fn)(int64_t n, const void *x, size_t rs, const void *y, float *out);
+lo_mv4_fn lo_mv4_avx512_get(uint32_t type);
+lo_mv4_fn lo_mv4_avx512_get(uint32_t type) {
+    (void)type;
+    return NULL;
+}
 typedef float (*lo_mv_fn)(int64_t n, const void *x, const float *aux);
 lo_mv_fn lo_mv_avx512_get(uint32_t type);
 lo_mv_fn lo_mv_avx512_get(uint32_t type) {
