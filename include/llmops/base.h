@@ -26,6 +26,8 @@ typedef enum lo_status {
     LO_ERR_NOT_FOUND,   /* a named thing (key, tensor, file, record) does not exist */
     LO_ERR_RANGE,       /* a value is out of its allowed range */
     LO_ERR_INTERNAL,    /* a dependency failed in a way the caller cannot fix */
+    LO_ERR_BUSY,        /* a queue or a limit is full right now: retry later */
+    LO_ERR_DENIED,      /* not allowed: bad credentials, revoked key, budget spent */
 } lo_status;
 
 /* "ok", "invalid argument", ... */

@@ -32,6 +32,10 @@ const char *lo_status_name(lo_status s) {
         return "out of range";
     case LO_ERR_INTERNAL:
         return "internal error";
+    case LO_ERR_BUSY:
+        return "busy";
+    case LO_ERR_DENIED:
+        return "denied";
     }
     return "unknown status";
 }
