@@ -69,6 +69,57 @@ lo_token_type lo_tokenizer_token_type(const lo_tokenizer *t, int32_t id);
 /* Id of an exact vocab string or -1. */
 int32_t lo_tokenizer_find(const lo_tokenizer *t, const char *text, size_t len);
 
+/* ---- chat templates (chat.c) ------------------------------------------------------ */
+
+/* llama.cpp's built-in chat template families (llama-chat.cpp). A family is picked from
+ * the Jinja source a GGUF stores in tokenizer.chat_template by substring rules, or by
+ * name; rendering is plain C, not a Jinja interpreter. */
+typedef enum lo_chat_template {
+    LO_CHAT_CHATML, LO_CHAT_LLAMA2, LO_CHAT_LLAMA2_SYS /* llama2 with <<SYS>> as llama.cpp's variants need */,
+    LO_CHAT_LLAMA3, LO_CHAT_MISTRAL_V1, LO_CHAT_MISTRAL_V3, LO_CHAT_MISTRAL_V3_TEKKEN, LO_CHAT_MISTRAL_V7,
+    LO_CHAT_ZEPHYR, LO_CHAT_PHI3, LO_CHAT_GEMMA, LO_CHAT_DEEPSEEK, LO_CHAT_DEEPSEEK2, LO_CHAT_DEEPSEEK3,
+    /* the rest of llama.cpp's families */
+    LO_CHAT_LLAMA2_SYS_BOS,   /* "<s>[INST] " opens every later turn */
+    LO_CHAT_LLAMA2_SYS_STRIP, /* contents trimmed */
+    LO_CHAT_MISTRAL_V7_TEKKEN, LO_CHAT_PHI4, LO_CHAT_FALCON3, LO_CHAT_MONARCH, LO_CHAT_ORION,
+    LO_CHAT_OPENCHAT, LO_CHAT_VICUNA, LO_CHAT_VICUNA_ORCA, LO_CHAT_DEEPSEEK_OCR, LO_CHAT_COMMAND_R,
+    LO_CHAT_CHATGLM3, LO_CHAT_CHATGLM4, LO_CHAT_GLMEDGE, LO_CHAT_MINICPM, LO_CHAT_EXAONE3,
+    LO_CHAT_EXAONE4, LO_CHAT_EXAONE_MOE, LO_CHAT_RWKV_WORLD, LO_CHAT_GRANITE3, LO_CHAT_GRANITE4_0,
+    LO_CHAT_GRANITE4_1, LO_CHAT_GIGACHAT, LO_CHAT_MEGREZ, LO_CHAT_YANDEX, LO_CHAT_BAILING,
+    LO_CHAT_BAILING_THINK, LO_CHAT_BAILING2, LO_CHAT_LLAMA4, LO_CHAT_SMOLVLM, LO_CHAT_DOTS1,
+    LO_CHAT_HUNYUAN_MOE, LO_CHAT_GPT_OSS, LO_CHAT_HUNYUAN_DENSE, LO_CHAT_HUNYUAN_VL, LO_CHAT_KIMI_K2,
+    LO_CHAT_SEED_OSS, LO_CHAT_GROK2, LO_CHAT_PANGU_EMBED, LO_CHAT_SOLAR_OPEN,
+    LO_CHAT_TEMPLATE_COUNT
+} lo_chat_template;
+
+/* role: system|user|assistant. A few families also take the extra roles llama.cpp renders
+ * specially: "tool" (exaone4, exaone-moe, kimi-k2, pangu-embedded), "function"
+ * (pangu-embedded), "assistant_tool_call" and "tool_response" (granite*). Anything else
+ * is LO_ERR_INVALID. */
+typedef struct lo_chat_message { const char *role; const char *content; } lo_chat_message;
+
+/* Family from a GGUF's tokenizer.chat_template Jinja source, by llama.cpp's detection rules
+ * (llm_chat_detect_template; a source that is exactly a family name selects it). source
+ * NULL or "" → LO_CHAT_CHATML. Unrecognised → LO_ERR_UNSUPPORTED with a hint naming
+ * --chat-template. */
+lo_status lo_chat_template_detect(const char *source, lo_chat_template *out);
+/* By name ("chatml", "llama2", "llama3", "mistral-v1", ... as llama.cpp's --chat-template
+ * names them); unknown → LO_ERR_NOT_FOUND listing the names. */
+lo_status lo_chat_template_by_name(const char *name, lo_chat_template *out);
+/* The name lo_chat_template_by_name takes; "unknown" for a value out of range. */
+const char *lo_chat_template_name(lo_chat_template t);
+/* The template source stored in the model (tokenizer.chat_template) or NULL. */
+const char *lo_tokenizer_chat_template(const lo_tokenizer *t);
+/* Renders messages exactly as llama.cpp's llama_chat_apply_template does for that family
+ * (text WITHOUT the BOS the tokenizer adds; the caller tokenizes it with add_bos per the
+ * vocab and special-token parsing ON). add_assistant: append the assistant prompt prefix
+ * (families whose llama.cpp rendering has none — llama2*, mistral*, orion, minicpm,
+ * rwkv-world, hunyuan*, deepseek-ocr — ignore it, as llama.cpp does). n_msgs may be 0.
+ * *out is lo_malloc'd and NUL-terminated. A NULL role or content, or a role the family
+ * does not take, is LO_ERR_INVALID naming the message index and the role. */
+lo_status lo_chat_render(lo_chat_template t, const lo_chat_message *msgs, int32_t n_msgs,
+                         bool add_assistant, char **out, size_t *out_len);
+
 #ifdef __cplusplus
 }
 #endif

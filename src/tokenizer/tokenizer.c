@@ -403,6 +403,23 @@ static lo_status load_special(lo_tokenizer *t, const lo_gguf *g) {
     return LO_OK;
 }
 
+/* Keeps tokenizer.chat_template for lo_tokenizer_chat_template (chat.c). The tokenizer
+ * itself does not need it, so a non-string value is skipped with a warning rather than
+ * failing the load; the text stops at an embedded NUL, as llama.cpp's C string does. */
+static lo_status load_chat_template(lo_tokenizer *t, const lo_gguf *g) {
+    static const char key[] = "tokenizer.chat_template";
+    if (!lo_gguf_get(g, key)) return LO_OK;
+    lo_gguf_str v;
+    if (!lo_gguf_get_str(g, key, &v)) {
+        LO_WARN("tokenizer: %s is not a string; ignoring it", key);
+        lo_error_clear();
+        return LO_OK;
+    }
+    t->chat_template = lo_strndup(v.data ? v.data : "", (size_t)v.len); /* stops at a NUL */
+    if (!t->chat_template) return lo_error(LO_ERR_NOMEM, NULL, "out of memory copying %s", key);
+    return LO_OK;
+}
+
 /* The GPT-2 byte -> printable code point map that byte-level BPE vocabularies use. */
 static uint32_t gpt2_byte_cpt(int b) {
     if ((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255)) return (uint32_t)b;
@@ -468,6 +485,7 @@ lo_status lo_tokenizer_load(const lo_gguf *g, lo_tokenizer **out) {
         build_byte_tokens(t);
         s = load_special(t, g);
     }
+    if (!s) s = load_chat_template(t, g);
     if (!s && kind == LO_TOK_BPE) {
         if (!pre_present) LO_WARN("tokenizer: byte-level BPE without tokenizer.ggml.pre; using the 'default' pre-tokenizer");
         s = lo_bpe_init(t, g);
@@ -492,6 +510,7 @@ void lo_tokenizer_free(lo_tokenizer *t) {
     lo_free(t->strip);
     lo_free(t->special);
     lo_free(t->eog);
+    lo_free(t->chat_template);
     lo_free(t);
 }
 

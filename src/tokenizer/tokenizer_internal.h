@@ -30,6 +30,7 @@ struct lo_tokenizer {
     char *text_pool;          /* one block holding every text[i] string */
     uint8_t *strip;           /* n_vocab LO_TOK_LSTRIP|LO_TOK_RSTRIP (llama.cpp's lstrip/rstrip) */
     bool ignore_merges;       /* BPE: a pre-token that is a whole vocab entry skips merging (llama3 etc.) */
+    char *chat_template;      /* tokenizer.chat_template (Jinja source, NUL-terminated) or NULL */
 };
 
 #define LO_TOK_LSTRIP 1
