@@ -9,13 +9,15 @@
 int lo_cmd_gen_model(int argc, char **argv) {
     const char *cmd = argv[0], *shape = NULL, *type = NULL, *out = NULL;
     lo_gen_model_params p = {.arch = "llama", .n_ctx = 2048, .seed = 42};
-    long long dims[6] = {-1, -1, -1, -1, -1, -1}; /* dim layers heads kv-heads ff vocab */
-    static const char *dim_flags[6] = {"--dim", "--layers", "--heads", "--kv-heads", "--ff", "--vocab"};
+    /* dim layers heads kv-heads ff vocab experts experts-used sliding-window */
+    long long dims[9] = {-1, -1, -1, -1, -1, -1, -1, -1, -1};
+    static const char *dim_flags[9] = {"--dim", "--layers", "--heads", "--kv-heads", "--ff", "--vocab",
+                                       "--experts", "--experts-used", "--sliding-window"};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool has_val = i + 1 < argc;
         int d = -1;
-        for (int k = 0; k < 6; k++)
+        for (int k = 0; k < 9; k++)
             if (!strcmp(a, dim_flags[k])) d = k;
         if (d >= 0) {
             if (!has_val || !lo_cli_parse_int(argv[i + 1], 0, 1 << 22, &dims[d]))
@@ -62,8 +64,10 @@ int lo_cmd_gen_model(int argc, char **argv) {
         return lo_cli_usage_error(cmd, "unknown --shape '%s' (tinyllama-1.1b, stories15m or custom)", shape);
     }
     /* Explicit dimensions override the named shape. */
-    int32_t *fields[6] = {&p.n_embd, &p.n_layer, &p.n_head, &p.n_head_kv, &p.n_ff, &p.n_vocab};
-    for (int k = 0; k < 6; k++)
+    int32_t *fields[9] = {&p.n_embd, &p.n_layer, &p.n_head, &p.n_head_kv, &p.n_ff, &p.n_vocab,
+                          &p.n_expert, &p.n_expert_used, &p.sliding_window};
+    if (dims[6] > 0 && dims[7] < 0) dims[7] = 2; /* Mixtral's top-2 */
+    for (int k = 0; k < 9; k++)
         if (dims[k] >= 0) *fields[k] = (int32_t)dims[k];
     if (!strcmp(shape, "custom")) {
         /* Defaults as llama's own sizing: no GQA, n_ff = 8·dim/3 rounded up to 256. */
@@ -77,7 +81,8 @@ int lo_cmd_gen_model(int argc, char **argv) {
     if (s) return lo_cli_fail(cmd, s);
     struct stat st;
     if (stat(out, &st) == 0)
-        printf("%s: llama %d layers, n_embd %d, heads %d/%d, n_ff %d, %s: %.1f MiB in %.1f s\n", out, p.n_layer, p.n_embd,
-               p.n_head, p.n_head_kv, p.n_ff, lo_ftype_name(p.ftype), st.st_size / 1048576.0, lo_time_sec() - t0);
+        printf("%s: llama %d layers, n_embd %d, heads %d/%d, n_ff %d%s%.0d%s%.0d, %s: %.1f MiB in %.1f s\n", out, p.n_layer,
+               p.n_embd, p.n_head, p.n_head_kv, p.n_ff, p.n_expert ? ", experts " : "", p.n_expert, p.n_expert ? " used " : "",
+               p.n_expert_used, lo_ftype_name(p.ftype), st.st_size / 1048576.0, lo_time_sec() - t0);
     return LO_EXIT_OK;
 }

@@ -14,6 +14,12 @@ extern "C" {
 
 typedef enum lo_rope_type { LO_ROPE_NORM = 0, LO_ROPE_NEOX = 2 } lo_rope_type;
 
+/* How per-token hidden states become one embedding (values as llama.cpp's pooling_type). */
+typedef enum lo_pooling { LO_POOLING_MEAN = 1, LO_POOLING_CLS = 2, LO_POOLING_LAST = 3 } lo_pooling;
+/* "mean" | "cls" | "last" (case-insensitive) → the value; -1 when unknown. */
+int lo_pooling_from_name(const char *name);
+const char *lo_pooling_name(lo_pooling p); /* "mean", "cls", "last", or "?" */
+
 /* Hyperparameters read from "<arch>.*" keys (defaults as llama.cpp applies them). */
 typedef struct lo_hparams {
     char arch[32];          /* general.architecture */
@@ -31,7 +37,11 @@ typedef struct lo_hparams {
     float rope_freq_scale; /* 1 / rope.scaling.factor for linear scaling */
     float norm_eps;        /* attention.layer_norm_rms_epsilon or layer_norm_epsilon */
     int32_t n_expert, n_expert_used;
-    int32_t sliding_window; /* 0 = none */
+    int32_t sliding_window; /* 0 = none; else a token attends to the last sliding_window
+                             * positions of its sequence (itself included) */
+    lo_pooling pooling;     /* <arch>.pooling_type; default MEAN for encoders, LAST for decoders */
+    bool causal;            /* false for encoders (bert: every token sees its whole sequence) */
+    int32_t n_token_types;  /* bert: rows of token_types (tokenizer.ggml.token_type_count) */
 } lo_hparams;
 
 typedef struct lo_model lo_model;
@@ -48,6 +58,10 @@ const lo_gguf *lo_model_gguf(const lo_model *m);
  * used experts), for the bandwidth ceiling of tg. */
 size_t lo_model_weight_bytes_per_token(const lo_model *m);
 int64_t lo_model_n_params(const lo_model *m);
+/* The model's pooling for embeddings (<arch>.pooling_type; decoders without it: LAST). */
+lo_pooling lo_model_pooling(const lo_model *m);
+/* bert-family: non-causal attention, no output head (no logits, embeddings only). */
+bool lo_model_is_encoder(const lo_model *m);
 
 /* An inference context: a KV cache (F16, as llama.cpp's default) of n_ctx positions for
  * each of n_seq sequences, activations for up to n_batch tokens per forward, a thread
@@ -57,12 +71,15 @@ typedef struct lo_context_params {
     int32_t n_seq;     /* sequences held at once (≥ 1) */
     int32_t n_batch;   /* max tokens in one lo_model_decode (0 = 512) */
     int32_t n_threads; /* 0 = all cores */
+    bool embeddings;   /* decode also keeps each requested token's final hidden state (after
+                        * the output norm; for encoders the last layer's output) */
 } lo_context_params;
 typedef struct lo_context lo_context;
 lo_status lo_context_create(const lo_model *m, const lo_context_params *p, lo_context **out);
 void lo_context_free(lo_context *c);
 int32_t lo_context_n_ctx(const lo_context *c);
 int32_t lo_context_n_seq(const lo_context *c);
+int32_t lo_context_n_batch(const lo_context *c);
 
 /* One forward over n_tokens tokens that may belong to different sequences: token i goes
  * to position pos[i] of sequence seq[i] (its K/V are stored there) and attends causally
@@ -77,6 +94,15 @@ typedef struct lo_batch {
 lo_status lo_model_decode(lo_context *c, const lo_batch *b);
 /* n_vocab logits of batch token i of the last decode (NULL if it was not requested). */
 const float *lo_context_logits(const lo_context *c, int32_t i);
+/* n_embd floats: the hidden state of batch token i of the last decode/encode (NULL when the
+ * context was made without embeddings or token i was not requested). */
+const float *lo_context_embeddings(const lo_context *c, int32_t i);
+/* The forward of lo_model_decode without the output head: only hidden states are kept,
+ * for the tokens b->logits requests (NULL = every token). Needs embeddings = true. For an
+ * encoder a sequence must come in one batch (its tokens see only each other and what the
+ * sequence already holds). lo_context_logits returns NULL afterwards. lo_model_decode on
+ * an encoder does the same (an encoder has no logits). */
+lo_status lo_model_encode(lo_context *c, const lo_batch *b);
 /* Forgets positions [p0, p1) of a sequence (p1 < 0 = to the end); later tokens of that
  * sequence must be re-decoded. */
 void lo_context_seq_clear(lo_context *c, int32_t seq, int32_t p0, int32_t p1);
@@ -110,6 +136,8 @@ typedef struct lo_gen_model_params {
     lo_ftype ftype;
     uint64_t seed;
     const char *tokenizer_path;
+    int32_t n_expert, n_expert_used; /* > 0: Mixtral-style MoE, n_ff per expert (0 = dense) */
+    int32_t sliding_window;          /* > 0: writes llama.attention.sliding_window */
 } lo_gen_model_params;
 /* Fills p with a named shape: "tinyllama-1.1b", "stories15m"; false when unknown. */
 bool lo_gen_model_shape(const char *name, lo_gen_model_params *p);

@@ -78,13 +78,45 @@ static const lo_tensor_spec g_layer_falcon[] = {
     {NULL, 0, 0, 0, 0, 0, 0},
 };
 
+/* bert: learned positions and token types, LayerNorm on the input embedding, post-norm
+ * blocks (attention → add → LayerNorm, GELU MLP → add → LayerNorm), no output head. */
+static const lo_tensor_spec g_global_bert[] = {
+    {"token_embd.weight", LW(token_embd), 0, LO_T_MAT, LO_REQ_ALWAYS, LO_D_EMBD, LO_D_VOCAB},
+    {"token_types.weight", LW(type_embd), 0, LO_T_MAT, LO_REQ_OPTIONAL, LO_D_EMBD, LO_D_TTYPES},
+    {"position_embd.weight", LW(pos_embd), 0, LO_T_MAT, LO_REQ_ALWAYS, LO_D_EMBD, LO_D_CTX},
+    {"token_embd_norm.weight", LW(tok_norm), 0, LO_T_VEC, LO_REQ_ALWAYS, LO_D_EMBD, LO_D_NONE},
+    {"token_embd_norm.bias", LW(tok_norm_b), 0, LO_T_VEC, LO_REQ_ALWAYS, LO_D_EMBD, LO_D_NONE},
+    {NULL, 0, 0, 0, 0, 0, 0},
+};
+
+static const lo_tensor_spec g_layer_bert[] = {
+    {"blk.%d.attn_q.weight", LL(wq), 0, LO_T_MAT, LO_REQ_ALWAYS, LO_D_EMBD, LO_D_Q},
+    {"blk.%d.attn_k.weight", LL(wk), 0, LO_T_MAT, LO_REQ_ALWAYS, LO_D_EMBD, LO_D_KV},
+    {"blk.%d.attn_v.weight", LL(wv), 0, LO_T_MAT, LO_REQ_ALWAYS, LO_D_EMBD, LO_D_KV},
+    {"blk.%d.attn_q.bias", LL(bq), 0, LO_T_VEC, LO_REQ_OPTIONAL, LO_D_Q, LO_D_NONE},
+    {"blk.%d.attn_k.bias", LL(bk), 0, LO_T_VEC, LO_REQ_OPTIONAL, LO_D_KV, LO_D_NONE},
+    {"blk.%d.attn_v.bias", LL(bv), 0, LO_T_VEC, LO_REQ_OPTIONAL, LO_D_KV, LO_D_NONE},
+    {"blk.%d.attn_output.weight", LL(wo), 0, LO_T_MAT, LO_REQ_ALWAYS, LO_D_Q, LO_D_EMBD},
+    {"blk.%d.attn_output.bias", LL(bo), 0, LO_T_VEC, LO_REQ_OPTIONAL, LO_D_EMBD, LO_D_NONE},
+    {"blk.%d.attn_output_norm.weight", LL(attn_out_norm), 0, LO_T_VEC, LO_REQ_ALWAYS, LO_D_EMBD, LO_D_NONE},
+    {"blk.%d.attn_output_norm.bias", LL(attn_out_norm_b), 0, LO_T_VEC, LO_REQ_ALWAYS, LO_D_EMBD, LO_D_NONE},
+    {"blk.%d.ffn_up.weight", LL(ffn_up), 0, LO_T_MAT, LO_REQ_ALWAYS, LO_D_EMBD, LO_D_FF},
+    {"blk.%d.ffn_up.bias", LL(ffn_up_b), 0, LO_T_VEC, LO_REQ_OPTIONAL, LO_D_FF, LO_D_NONE},
+    {"blk.%d.ffn_down.weight", LL(ffn_down), 0, LO_T_MAT, LO_REQ_ALWAYS, LO_D_FF, LO_D_EMBD},
+    {"blk.%d.ffn_down.bias", LL(ffn_down_b), 0, LO_T_VEC, LO_REQ_OPTIONAL, LO_D_EMBD, LO_D_NONE},
+    {"blk.%d.layer_output_norm.weight", LL(layer_out_norm), 0, LO_T_VEC, LO_REQ_ALWAYS, LO_D_EMBD, LO_D_NONE},
+    {"blk.%d.layer_output_norm.bias", LL(layer_out_norm_b), 0, LO_T_VEC, LO_REQ_ALWAYS, LO_D_EMBD, LO_D_NONE},
+    {NULL, 0, 0, 0, 0, 0, 0},
+};
+
 /* ---- the table -------------------------------------------------------------------- */
 
 static const lo_arch g_archs[] = {
-    {"llama", LO_ROPE_NORM, LO_NORM_RMS, LO_FFN_SWIGLU, false, true, g_global_rms, g_layer_llama},
-    {"mistral", LO_ROPE_NORM, LO_NORM_RMS, LO_FFN_SWIGLU, false, true, g_global_rms, g_layer_llama},
-    {"qwen2", LO_ROPE_NEOX, LO_NORM_RMS, LO_FFN_SWIGLU, false, true, g_global_rms, g_layer_qwen2},
-    {"falcon", LO_ROPE_NEOX, LO_NORM_LAYER, LO_FFN_GELU, true, true, g_global_ln, g_layer_falcon},
+    {"llama", LO_ROPE_NORM, LO_NORM_RMS, LO_FFN_SWIGLU, false, true, g_global_rms, g_layer_llama, false},
+    {"mistral", LO_ROPE_NORM, LO_NORM_RMS, LO_FFN_SWIGLU, false, true, g_global_rms, g_layer_llama, false},
+    {"qwen2", LO_ROPE_NEOX, LO_NORM_RMS, LO_FFN_SWIGLU, false, true, g_global_rms, g_layer_qwen2, false},
+    {"falcon", LO_ROPE_NEOX, LO_NORM_LAYER, LO_FFN_GELU, true, true, g_global_ln, g_layer_falcon, false},
+    {"bert", LO_ROPE_NORM, LO_NORM_LAYER, LO_FFN_GELU, false, true, g_global_bert, g_layer_bert, true},
 };
 
 const lo_arch *lo_arch_find(const char *name, size_t len) {
@@ -105,6 +137,8 @@ static int64_t dim_value(const lo_hparams *hp, lo_dim d) {
     case LO_D_FF: return hp->n_ff;
     case LO_D_VOCAB: return hp->n_vocab;
     case LO_D_EXPERT: return hp->n_expert;
+    case LO_D_CTX: return hp->n_ctx_train;
+    case LO_D_TTYPES: return hp->n_token_types;
     }
     return -1;
 }
@@ -169,7 +203,7 @@ lo_status lo_arch_bind(lo_model *m) {
         lo_status st = bind_one(m, s, s->name, &m->w);
         if (st) return st;
     }
-    if (!m->w.output.data) {
+    if (!m->w.output.data && !a->encoder) {
         m->w.output = m->w.token_embd;
         m->w.tied = true;
     }

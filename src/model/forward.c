@@ -52,6 +52,9 @@ struct lo_context {
     float *logits;  /* n_out × n_vocab */
     int32_t *out_idx; /* batch index → logits row or -1 */
     int32_t last_n_tokens;
+    bool embeddings; /* out_in rows are kept for lo_context_embeddings */
+    bool *want_all;  /* n_batch × true: lo_model_encode's default output mask */
+    bool has_logits; /* the last forward computed logits (decode, not encode) */
 };
 
 /* ---- context ---------------------------------------------------------------------- */
@@ -85,9 +88,17 @@ lo_status lo_context_create(const lo_model *m, const lo_context_params *p, lo_co
     if (d.n_ctx > (1 << 24) || d.n_seq > 4096 || d.n_batch > (1 << 20) || d.n_threads > 1024)
         return lo_error(LO_ERR_RANGE, NULL, "context parameters too large (n_ctx %d, n_seq %d, n_batch %d)", d.n_ctx,
                         d.n_seq, d.n_batch);
+    const bool encoder = m->arch->encoder;
+    if (encoder && !d.embeddings)
+        return lo_error(LO_ERR_INVALID, "create the context with embeddings = true",
+                        "'%s' is an encoder (embedding) model: it has no logits", hp->arch);
+    if (encoder && d.n_ctx > hp->n_ctx_train)
+        return lo_error(LO_ERR_RANGE, "use n_ctx <= the model's context_length", "n_ctx %d exceeds the %d learned positions of this %s model",
+                        d.n_ctx, hp->n_ctx_train, hp->arch);
     lo_context *c = lo_calloc(1, sizeof *c);
     if (!c) return LO_ERR_NOMEM;
     c->m = m;
+    c->embeddings = d.embeddings;
     c->n_ctx = d.n_ctx, c->n_seq = d.n_seq, c->n_batch = d.n_batch, c->n_threads = d.n_threads;
     lo_status st = LO_OK;
     size_t kv_elems = 0;
@@ -127,7 +138,7 @@ lo_status lo_context_create(const lo_model *m, const lo_context_params *p, lo_co
     double total = 4.0 * (double)nb * (double)(4 * n_embd + 3 * n_q + 4 * n_kv + 2 * n_ff + hp->n_rot + n_vocab) +
                    4.0 * (double)nb * (double)(n_exp + 2 * n_used + n_used * n_embd + 2 * n_embd) +
                    2.0 * (double)d.n_threads * 2 * (double)hp->head_dim + 4.0 * 13 * (double)d.n_threads * (double)d.n_ctx +
-                   (double)mm + 4.0 * 2 * (double)nb + 64.0 * 40;
+                   (double)mm + 4.0 * 3 * (double)nb + 64.0 * 42;
     if (total > (double)SIZE_MAX / 2) {
         st = lo_error(LO_ERR_NOMEM, "use a smaller n_batch", "activation buffers too large");
         goto fail;
@@ -145,7 +156,7 @@ lo_status lo_context_create(const lo_model *m, const lo_context_params *p, lo_co
     if (m->arch->parallel_ffn) c->qkv = carve(c, (size_t)(nb * (n_q + 2 * n_kv)), 4, &st);
     c->ffb = carve(c, (size_t)(nb * n_ff), 4, &st);
     c->rope = carve(c, (size_t)(nb * hp->n_rot), 4, &st);
-    c->logits = carve(c, (size_t)(nb * n_vocab), 4, &st);
+    if (!encoder) c->logits = carve(c, (size_t)(nb * n_vocab), 4, &st);
     if (n_exp > 0) {
         c->router = carve(c, (size_t)(nb * n_exp), 4, &st);
         c->sel_w = carve(c, (size_t)(nb * n_used), 4, &st);
@@ -158,8 +169,10 @@ lo_status lo_context_create(const lo_model *m, const lo_context_params *p, lo_co
     c->att_scratch = carve(c, (size_t)d.n_threads * 2 * (size_t)hp->head_dim, sizeof(lo_half), &st);
     c->att_f = carve(c, (size_t)d.n_threads * 13 * (size_t)d.n_ctx, 4, &st);
     c->out_idx = carve(c, (size_t)nb, 4, &st);
+    c->want_all = carve(c, (size_t)nb, sizeof(bool), &st);
     if (mm) c->mm_scratch = carve(c, mm, 1, &st);
     if (st) goto fail;
+    for (int64_t i = 0; i < nb; i++) c->want_all[i] = true;
     *out = c;
     return LO_OK;
 fail:
@@ -179,6 +192,7 @@ void lo_context_free(lo_context *c) {
 
 int32_t lo_context_n_ctx(const lo_context *c) { return c->n_ctx; }
 int32_t lo_context_n_seq(const lo_context *c) { return c->n_seq; }
+int32_t lo_context_n_batch(const lo_context *c) { return c->n_batch; }
 
 void lo_context_seq_clear(lo_context *c, int32_t seq, int32_t p0, int32_t p1) {
     if (!c || seq < 0 || seq >= c->n_seq) return;
@@ -189,8 +203,13 @@ void lo_context_seq_clear(lo_context *c, int32_t seq, int32_t p0, int32_t p1) {
 }
 
 const float *lo_context_logits(const lo_context *c, int32_t i) {
-    if (!c || i < 0 || i >= c->last_n_tokens || c->out_idx[i] < 0) return NULL;
+    if (!c || !c->has_logits || i < 0 || i >= c->last_n_tokens || c->out_idx[i] < 0) return NULL;
     return c->logits + (size_t)c->out_idx[i] * (size_t)c->m->hp.n_vocab;
+}
+
+const float *lo_context_embeddings(const lo_context *c, int32_t i) {
+    if (!c || !c->embeddings || i < 0 || i >= c->last_n_tokens || c->out_idx[i] < 0) return NULL;
+    return c->out_in + (size_t)c->out_idx[i] * (size_t)c->m->hp.n_embd;
 }
 
 /* ---- attention -------------------------------------------------------------------- */
@@ -284,7 +303,7 @@ static inline void mad_f16(lo_half *acc, const lo_half *v, float vs, int64_t n) 
 #define LO_RND(x) _mm512_cvtph_ps(_mm512_cvtps_ph((x), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC))
 #define LO_LDH(p) _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p)))
 #define LO_ATT_REG(NV, G)                                                                                              \
-    static void attend_reg##NV##_##G(const lo_half *K, const lo_half *V, const uint8_t *used, int32_t pos,           \
+    static void attend_reg##NV##_##G(const lo_half *K, const lo_half *V, const uint8_t *used, int32_t p0, int32_t p1, \
                                      const float *qf, float scale, float *o, float *fs, size_t n_ctx) {              \
         __m512 q[G][NV], a[G][NV];                                                                                   \
         float *pp = fs, *sc[G], *fm[G], *fw[G];                                                                      \
@@ -293,7 +312,7 @@ static inline void mad_f16(lo_half *acc, const lo_half *v, float vs, int64_t n) 
             for (int j = 0; j < NV; j++) q[g][j] = LO_RND(_mm512_loadu_ps(qf + 16 * (NV * g + j))), a[g][j] = _mm512_setzero_ps(); \
         }                                                                                                            \
         int32_t np = 0;                                                                                              \
-        for (int32_t p = 0; p <= pos; p++) {                                                                         \
+        for (int32_t p = p0; p <= p1; p++) {                                                                         \
             if (!used[p]) continue;                                                                                  \
             const lo_half *kr = K + (size_t)p * (16 * NV);                                                           \
             __m512 k[NV];                                                                                            \
@@ -346,12 +365,27 @@ LO_ATT_REG(8, 2)
 #undef LO_RND
 #endif
 
+/* The positions [*p0, *p1] of its sequence a token at pos may attend to (those holding K/V):
+ * causal: up to pos, and with a sliding window W only the last W of them (llama.cpp's
+ * LLAMA_SWA_TYPE_STANDARD masks p when pos - p >= W); an encoder sees the whole sequence. */
+static inline void att_window(const lo_context *c, int32_t pos, int32_t *p0, int32_t *p1) {
+    const lo_hparams *hp = &c->m->hp;
+    if (!hp->causal) {
+        *p0 = 0, *p1 = c->n_ctx - 1;
+        return;
+    }
+    *p1 = pos;
+    *p0 = hp->sliding_window > 0 && pos >= hp->sliding_window ? pos - hp->sliding_window + 1 : 0;
+}
+
 /* One query row (token t, head h) against its sequence's cache: ggml-cpu's flash-attention
  * kernel for F16 K/V — Q rounded to F16, online softmax in F32, V·softmax accumulated in F16. */
 static void attend_one(lo_context *c, const lo_batch *b, int32_t il, int32_t t, int32_t h, lo_half *qh, lo_half *acc) {
     const lo_hparams *hp = &c->m->hp;
     const int64_t hd = hp->head_dim;
-    const int32_t seq = b->seq[t], pos = b->pos[t];
+    const int32_t seq = b->seq[t];
+    int32_t p0, p1;
+    att_window(c, b->pos[t], &p0, &p1);
     const int32_t g = h / (hp->n_head / hp->n_head_kv);
     const size_t head_off = ((((size_t)il * (size_t)c->n_seq + (size_t)seq) * (size_t)hp->n_head_kv + (size_t)g) *
                              (size_t)c->n_ctx) * (size_t)hd;
@@ -362,7 +396,7 @@ static void attend_one(lo_context *c, const lo_batch *b, int32_t il, int32_t t, 
     float *o = c->attn + ((size_t)t * (size_t)hp->n_head + (size_t)h) * (size_t)hd;
     for (int64_t i = 0; i < hd; i++) qh[i] = lo_f2h(qf[i]), acc[i] = 0;
     float S = 0.0f, M = -INFINITY;
-    for (int32_t p = 0; p <= pos; p++) {
+    for (int32_t p = p0; p <= p1; p++) {
         if (!used[p]) continue;
         const lo_half *kr = K + (size_t)p * (size_t)hd, *vr = V + (size_t)p * (size_t)hd;
         float s = dot_f16(kr, qh, hd) * scale;
@@ -414,7 +448,9 @@ static void att_worker(void *p, int ith, int nth) {
             continue;
         }
 #if defined(__AVX512F__)
-        const int32_t seq = j->b->seq[t], pos = j->b->pos[t], g = h / (nh / hp->n_head_kv);
+        const int32_t seq = j->b->seq[t], g = h / (nh / hp->n_head_kv);
+        int32_t p0, p1;
+        att_window(c, j->b->pos[t], &p0, &p1);
         const int64_t hd = hp->head_dim;
         const size_t head_off = ((((size_t)j->il * (size_t)c->n_seq + (size_t)seq) * (size_t)hp->n_head_kv + (size_t)g) *
                                  (size_t)c->n_ctx) * (size_t)hd;
@@ -425,10 +461,10 @@ static void att_worker(void *p, int ith, int nth) {
         const float *qf = c->q + qo;
         float *o = c->attn + qo;
         const size_t nc = (size_t)c->n_ctx;
-        if (hd == 64 && G == 4) attend_reg4_4(K, V, used, pos, qf, scale, o, fs, nc);
-        else if (hd == 64) attend_reg4_1(K, V, used, pos, qf, scale, o, fs, nc);
-        else if (G == 2) attend_reg8_2(K, V, used, pos, qf, scale, o, fs, nc);
-        else attend_reg8_1(K, V, used, pos, qf, scale, o, fs, nc);
+        if (hd == 64 && G == 4) attend_reg4_4(K, V, used, p0, p1, qf, scale, o, fs, nc);
+        else if (hd == 64) attend_reg4_1(K, V, used, p0, p1, qf, scale, o, fs, nc);
+        else if (G == 2) attend_reg8_2(K, V, used, p0, p1, qf, scale, o, fs, nc);
+        else attend_reg8_1(K, V, used, p0, p1, qf, scale, o, fs, nc);
 #endif
     }
 }
@@ -546,6 +582,8 @@ typedef enum ew_op {
     EW_RES_NORM, /* x += tmp (+ bias), then xn = norm(x) */
     EW_QKV,      /* biases, RoPE of q and k, k and v stored in the cache as F16 */
     EW_SWIGLU,   /* ffa = silu(ffa) · ffb */
+    EW_POSTNORM, /* bert: tmp (+ bias) += x, then x = norm(tmp) */
+    EW_GELU,     /* ffa = gelu(ffa + bias) */
 } ew_op;
 
 typedef struct ew_job {
@@ -576,15 +614,30 @@ static void ew_rows(const ew_job *j, int64_t t0, int64_t t1) {
         } /* fall through */
         case EW_NORM: norm_row(m, c->xn + t * n_embd, x, j->nw, j->nb); break;
         case EW_SWIGLU: lo_swiglu(c->ffa + t * n_ff, c->ffa + t * n_ff, c->ffb + t * n_ff, n_ff); break;
+        case EW_POSTNORM: {
+            float *tmp = c->tmp + t * n_embd;
+            if (j->rb) lo_add(tmp, tmp, j->rb, n_embd);
+            lo_add(tmp, tmp, x, n_embd);
+            norm_row(m, x, tmp, j->nw, j->nb);
+            break;
+        }
+        case EW_GELU: {
+            float *a = c->ffa + t * n_ff;
+            if (j->rb) lo_add(a, a, j->rb, n_ff);
+            lo_gelu(a, a, n_ff);
+            break;
+        }
         case EW_QKV: {
             const lo_layer *l = j->l;
             float *q = c->q + t * n_q, *k = c->k + t * n_kv, *v = c->v + t * n_kv;
             if (l->bq) lo_add(q, q, l->bq, n_q);
             if (l->bk) lo_add(k, k, l->bk, n_kv);
             if (l->bv) lo_add(v, v, l->bv, n_kv);
-            const bool neox = hp->rope_type == LO_ROPE_NEOX;
-            lo_rope_apply(q, hp->n_head, hd, n_rot, c->rope + t * n_rot, neox);
-            lo_rope_apply(k, hp->n_head_kv, hd, n_rot, c->rope + t * n_rot, neox);
+            if (!m->arch->encoder) { /* bert: learned absolute positions, no RoPE */
+                const bool neox = hp->rope_type == LO_ROPE_NEOX;
+                lo_rope_apply(q, hp->n_head, hd, n_rot, c->rope + t * n_rot, neox);
+                lo_rope_apply(k, hp->n_head_kv, hd, n_rot, c->rope + t * n_rot, neox);
+            }
             /* store K, V as F16 at (layer, seq, kv head, pos) */
             for (int32_t g = 0; g < hp->n_head_kv; g++) {
                 size_t off = (((((size_t)j->il * (size_t)c->n_seq + (size_t)j->b->seq[t]) * (size_t)hp->n_head_kv +
@@ -624,7 +677,31 @@ static void ew(lo_context *c, const lo_batch *b, const lo_layer *l, int32_t il, 
     else ew_rows(&j, 0, b->n_tokens);
 }
 
-lo_status lo_model_decode(lo_context *c, const lo_batch *b) {
+/* bert's layers over x (post-norm): x = LN(x + Wo·attn(x) + bo); x = LN(x + down(gelu(up x))). */
+static void encoder_layers(lo_context *c, const lo_batch *b) {
+    const lo_model *m = c->m;
+    const lo_hparams *hp = &m->hp;
+    const int64_t n = b->n_tokens;
+    for (int32_t il = 0; il < hp->n_layer; il++) {
+        const lo_layer *l = &m->layers[il];
+        matmul(c, &l->wq, c->x, n, c->q);
+        matmul(c, &l->wk, c->x, n, c->k);
+        matmul(c, &l->wv, c->x, n, c->v);
+        ew(c, b, l, il, EW_QKV, NULL, NULL, NULL);
+        att_job aj = {c, b, il, 0};
+        if (lo_pool_n_threads(c->pool) > 1 && n * hp->n_head > 1) lo_pool_run(c->pool, att_worker, &aj);
+        else att_worker(&aj, 0, 1);
+        matmul(c, &l->wo, c->attn, n, c->tmp);
+        ew(c, b, l, il, EW_POSTNORM, l->attn_out_norm, l->attn_out_norm_b, l->bo);
+        matmul(c, &l->ffn_up, c->x, n, c->ffa);
+        ew(c, b, l, il, EW_GELU, NULL, NULL, l->ffn_up_b);
+        matmul(c, &l->ffn_down, c->ffa, n, c->tmp);
+        ew(c, b, l, il, EW_POSTNORM, l->layer_out_norm, l->layer_out_norm_b, l->ffn_down_b);
+    }
+}
+
+/* The forward shared by decode and encode; want_logits: run the output head. */
+static lo_status forward(lo_context *c, const lo_batch *b, bool want_logits) {
     LO_ASSERT(c);
     lo_status st = check_batch(c, b);
     if (st) return st;
@@ -642,9 +719,25 @@ lo_status lo_model_decode(lo_context *c, const lo_batch *b) {
         lo_rope_cache(c->rope + t * n_rot, n_rot, b->pos[t], hp->rope_freq_base, hp->rope_freq_scale);
         c->used[(size_t)b->seq[t] * (size_t)c->n_ctx + (size_t)b->pos[t]] = 1;
     }
+    c->has_logits = false;
+
+    if (m->arch->encoder) {
+        /* x = LN((token + type row 0) + position) as llama.cpp's bert graph adds them */
+        const lo_matrix *ty = &m->w.type_embd, *pe = &m->w.pos_embd;
+        float *type0 = c->xn;
+        if (ty->data) lo_dequantize_row(ty->type, ty->data, type0, n_embd);
+        for (int64_t t = 0; t < n; t++) {
+            float *x = c->x + t * n_embd, *pr = c->tmp + t * n_embd;
+            if (ty->data) lo_add(x, x, type0, n_embd);
+            lo_dequantize_row(pe->type, (const uint8_t *)pe->data + (size_t)b->pos[t] * pe->row_bytes, pr, n_embd);
+            lo_add(x, pr, x, n_embd);
+            lo_layernorm(x, x, m->w.tok_norm, m->w.tok_norm_b, n_embd, hp->norm_eps);
+        }
+        encoder_layers(c, b);
+    }
 
     bool normed = false; /* xn already holds this layer's attention norm */
-    for (int32_t il = 0; il < hp->n_layer; il++) {
+    for (int32_t il = 0; il < (m->arch->encoder ? 0 : hp->n_layer); il++) {
         const lo_layer *l = &m->layers[il];
         if (!normed) ew(c, b, l, il, EW_NORM, l->attn_norm, l->attn_norm_b, NULL);
         normed = false;
@@ -710,11 +803,31 @@ lo_status lo_model_decode(lo_context *c, const lo_batch *b) {
         bool want = b->logits ? b->logits[t] : t == n - 1;
         c->out_idx[t] = want ? n_out : -1;
         if (want) {
-            norm_row(m, c->out_in + (size_t)n_out * (size_t)n_embd, c->x + t * n_embd, m->w.output_norm, m->w.output_norm_b);
+            float *dst = c->out_in + (size_t)n_out * (size_t)n_embd;
+            if (m->arch->encoder) memcpy(dst, c->x + t * n_embd, (size_t)n_embd * sizeof(float));
+            else norm_row(m, dst, c->x + t * n_embd, m->w.output_norm, m->w.output_norm_b);
             n_out++;
         }
     }
     c->last_n_tokens = (int32_t)n;
-    if (n_out) matmul(c, &m->w.output, c->out_in, n_out, c->logits);
+    if (n_out && want_logits && !m->arch->encoder) {
+        matmul(c, &m->w.output, c->out_in, n_out, c->logits);
+        c->has_logits = true;
+    }
     return LO_OK;
+}
+
+lo_status lo_model_decode(lo_context *c, const lo_batch *b) { return forward(c, b, true); }
+
+lo_status lo_model_encode(lo_context *c, const lo_batch *b) {
+    LO_ASSERT(c);
+    if (!c->embeddings)
+        return lo_error(LO_ERR_INVALID, "create the context with embeddings = true",
+                        "lo_model_encode needs a context that keeps embeddings");
+    /* the output rows: the requested tokens, every token by default */
+    if (!b || b->logits) return forward(c, b, false);
+    if (b->n_tokens < 1 || b->n_tokens > c->n_batch) return forward(c, b, false); /* check_batch reports it */
+    lo_batch bb = *b;
+    bb.logits = c->want_all;
+    return forward(c, &bb, false);
 }

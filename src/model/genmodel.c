@@ -173,13 +173,19 @@ lo_status lo_model_gen_random(const lo_gen_model_params *p, const char *out_path
         return lo_error(LO_ERR_INVALID, NULL, "gen-model: unknown file type %d", (int)p->ftype);
     if (!in_range(p->n_embd, 1, 65536) || !in_range(p->n_layer, 1, 1024) || !in_range(p->n_head, 1, 1024) ||
         !in_range(p->n_head_kv, 1, 1024) || !in_range(p->n_ff, 1, 1 << 20) || !in_range(p->n_ctx, 1, 1 << 24) ||
-        !in_range(p->n_vocab, 0, 1 << 22))
+        !in_range(p->n_vocab, 0, 1 << 22) || !in_range(p->n_expert, 0, 256) || !in_range(p->sliding_window, 0, 1 << 24))
         return lo_error(LO_ERR_RANGE, NULL, "gen-model: a dimension is out of range (embd %d layers %d heads %d/%d ff %d "
                         "vocab %d ctx %d)", p->n_embd, p->n_layer, p->n_head, p->n_head_kv, p->n_ff, p->n_vocab, p->n_ctx);
     if (p->n_embd % p->n_head || p->n_head % p->n_head_kv)
         return lo_error(LO_ERR_INVALID, "n_embd must be a multiple of n_head, and n_head of n_head_kv",
                         "gen-model: n_embd %d, n_head %d, n_head_kv %d do not divide", p->n_embd, p->n_head, p->n_head_kv);
+    if (p->n_expert > 0 && !in_range(p->n_expert_used, 1, p->n_expert))
+        return lo_error(LO_ERR_INVALID, "give 1 <= experts used <= experts", "gen-model: %d experts used of %d",
+                        p->n_expert_used, p->n_expert);
+    if (p->n_expert == 0 && p->n_expert_used != 0)
+        return lo_error(LO_ERR_INVALID, "give the number of experts too", "gen-model: experts used without experts");
     const int64_t head_dim = p->n_embd / p->n_head, n_embd_kv = head_dim * p->n_head_kv;
+    const int64_t n_exp = p->n_expert;
 
     lo_gguf_writer *w = NULL;
     lo_pool *pool = NULL;
@@ -193,7 +199,8 @@ lo_status lo_model_gen_random(const lo_gen_model_params *p, const char *out_path
     if (s) return s;
     /* Metadata: general, hyperparameters, tokenizer, then quantization_version/file_type. */
     char name[96];
-    snprintf(name, sizeof name, "random-llama-%dx%d", p->n_layer, p->n_embd);
+    if (n_exp) snprintf(name, sizeof name, "random-llama-moe-%dx%d-%dx%d", p->n_layer, p->n_embd, p->n_expert, p->n_expert_used);
+    else snprintf(name, sizeof name, "random-llama-%dx%d", p->n_layer, p->n_embd);
     if (!s) s = lo_gguf_writer_set_str(w, "general.architecture", "llama");
     if (!s) s = lo_gguf_writer_set_str(w, "general.name", name);
     if (!s) s = lo_gguf_writer_set_str(w, "general.description", "random weights for benchmarks; not a trained model");
@@ -206,6 +213,9 @@ lo_status lo_model_gen_random(const lo_gen_model_params *p, const char *out_path
     if (!s) s = lo_gguf_writer_set_u32(w, "llama.rope.dimension_count", (uint32_t)head_dim);
     if (!s) s = lo_gguf_writer_set_f32(w, "llama.rope.freq_base", 10000.0f);
     if (!s) s = lo_gguf_writer_set_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+    if (!s && n_exp) s = lo_gguf_writer_set_u32(w, "llama.expert_count", (uint32_t)n_exp);
+    if (!s && n_exp) s = lo_gguf_writer_set_u32(w, "llama.expert_used_count", (uint32_t)p->n_expert_used);
+    if (!s && p->sliding_window) s = lo_gguf_writer_set_u32(w, "llama.attention.sliding_window", (uint32_t)p->sliding_window);
     if (!s) s = lo_gguf_writer_set_u32(w, "llama.vocab_size", (uint32_t)p->n_vocab); /* set below */
     if (!s) {
         if (p->tokenizer_path) {
@@ -228,7 +238,7 @@ lo_status lo_model_gen_random(const lo_gen_model_params *p, const char *out_path
     if (s) goto done;
 
     /* The tensors of a llama model, in llama-quantize's order. */
-    const int64_t n = 3 + 9 * (int64_t)p->n_layer;
+    const int64_t n = 3 + (n_exp ? 10 : 9) * (int64_t)p->n_layer;
     t = lo_calloc((size_t)n, sizeof *t);
     qt = lo_calloc((size_t)n, sizeof *qt);
     types = lo_calloc((size_t)n, sizeof *types);
@@ -237,13 +247,14 @@ lo_status lo_model_gen_random(const lo_gen_model_params *p, const char *out_path
         goto done;
     }
     int64_t k = 0;
-#define ADD(kind_, nd, a, b, ...)                                                                          \
+#define ADD3(kind_, nd, a, b, c, ...)                                                                      \
     do {                                                                                                   \
         snprintf(t[k].name, sizeof t[k].name, __VA_ARGS__);                                                \
-        t[k].n_dims = nd, t[k].ne[0] = a, t[k].ne[1] = b, t[k].ne[2] = t[k].ne[3] = 1, t[k].kind = kind_; \
+        t[k].n_dims = nd, t[k].ne[0] = a, t[k].ne[1] = b, t[k].ne[2] = c, t[k].ne[3] = 1, t[k].kind = kind_; \
         t[k].id = (uint64_t)k;                                                                             \
         k++;                                                                                               \
     } while (0)
+#define ADD(kind_, nd, a, b, ...) ADD3(kind_, nd, a, b, 1, __VA_ARGS__)
     ADD(W_MATRIX, 2, p->n_embd, n_vocab, "token_embd.weight");
     ADD(W_NORM, 1, p->n_embd, 1, "output_norm.weight");
     ADD(W_MATRIX, 2, p->n_embd, n_vocab, "output.weight");
@@ -254,24 +265,35 @@ lo_status lo_model_gen_random(const lo_gen_model_params *p, const char *out_path
         ADD(W_MATRIX, 2, p->n_embd, n_embd_kv, "blk.%d.attn_v.weight", l);
         ADD(W_MATRIX, 2, p->n_embd, p->n_embd, "blk.%d.attn_output.weight", l);
         ADD(W_NORM, 1, p->n_embd, 1, "blk.%d.ffn_norm.weight", l);
+        if (n_exp) {
+            /* Mixtral layout: router {n_embd, n_expert} (kept F32), experts {n_in, n_out, n_expert} */
+            ADD(W_MATRIX, 2, p->n_embd, n_exp, "blk.%d.ffn_gate_inp.weight", l);
+            ADD3(W_MATRIX, 3, p->n_embd, p->n_ff, n_exp, "blk.%d.ffn_gate_exps.weight", l);
+            ADD3(W_MATRIX, 3, p->n_ff, p->n_embd, n_exp, "blk.%d.ffn_down_exps.weight", l);
+            ADD3(W_MATRIX, 3, p->n_embd, p->n_ff, n_exp, "blk.%d.ffn_up_exps.weight", l);
+            continue;
+        }
         ADD(W_MATRIX, 2, p->n_embd, p->n_ff, "blk.%d.ffn_gate.weight", l);
         ADD(W_MATRIX, 2, p->n_ff, p->n_embd, "blk.%d.ffn_down.weight", l);
         ADD(W_MATRIX, 2, p->n_embd, p->n_ff, "blk.%d.ffn_up.weight", l);
     }
 #undef ADD
+#undef ADD3
     qsort(t, (size_t)n, sizeof *t, cmp_gen);
     for (int64_t i = 0; i < n; i++)
-        qt[i] = (lo_qtensor){.name = t[i].name, .n_dims = t[i].n_dims, .ne = {t[i].ne[0], t[i].ne[1], 1, 1},
+        qt[i] = (lo_qtensor){.name = t[i].name, .n_dims = t[i].n_dims, .ne = {t[i].ne[0], t[i].ne[1], t[i].ne[2], 1},
                              .type = LO_DTYPE_F32};
     /* The same per-tensor choice as quantising an F32 file of this shape. */
-    lo_qmodel m = {.arch = "llama", .n_layer = p->n_layer, .n_head = p->n_head, .n_head_kv = p->n_head_kv};
+    lo_qmodel m = {.arch = "llama", .n_layer = p->n_layer, .n_head = p->n_head, .n_head_kv = p->n_head_kv,
+                   .n_expert = p->n_expert};
     int n_fallback = 0;
     lo_quant__choose_types(&m, p->ftype, qt, n, types, &n_fallback);
     if (n_fallback) LO_WARN("gen-model: %d tensors needed a fallback type (row length)", n_fallback);
     for (int64_t i = 0; i < n; i++) {
         t[i].type = types[i];
         size_t rb, bytes;
-        if (!lo_dtype_row_bytes(types[i], t[i].ne[0], &rb) || lo_mul_overflow(rb, (size_t)t[i].ne[1], &bytes)) {
+        if (!lo_dtype_row_bytes(types[i], t[i].ne[0], &rb) ||
+            lo_mul_overflow(rb, (size_t)t[i].ne[1] * (size_t)t[i].ne[2], &bytes)) {
             s = lo_error(LO_ERR_RANGE, NULL, "gen-model: tensor '%s' is too large", t[i].name);
             goto done;
         }
@@ -284,7 +306,8 @@ lo_status lo_model_gen_random(const lo_gen_model_params *p, const char *out_path
     for (int64_t i = 0; i < n && !s; i++) {
         size_t rb;
         lo_dtype_row_bytes(t[i].type, t[i].ne[0], &rb);
-        s = lo_gguf_writer_add_tensor(w, t[i].name, t[i].type, t[i].n_dims, t[i].ne, zeros, rb * (size_t)t[i].ne[1]);
+        s = lo_gguf_writer_add_tensor(w, t[i].name, t[i].type, t[i].n_dims, t[i].ne, zeros,
+                                      rb * (size_t)t[i].ne[1] * (size_t)t[i].ne[2]);
     }
     if (s) goto done;
     if ((s = lo_pool_create(lo_cpu_count(), &pool))) goto done;

@@ -100,6 +100,28 @@ static lo_status read_hparams(lo_model *m) {
                         hp->n_expert);
     if (hp->n_expert == 0) hp->n_expert_used = 0;
     if ((s = read_int(g, a, "attention.sliding_window", false, 0, &hp->sliding_window))) return s;
+    /* encoders (bert): bidirectional attention unless attention.causal says otherwise;
+     * pooling_type as llama.cpp numbers it (0 none and 4 rank fall back to the default) */
+    const bool encoder = m->arch->encoder;
+    hp->causal = !encoder;
+    snprintf(key, sizeof key, "%s.attention.causal", a);
+    bool causal = hp->causal;
+    if (lo_gguf_get_bool(g, key, &causal)) hp->causal = causal;
+    lo_error_clear();
+    hp->pooling = encoder ? LO_POOLING_MEAN : LO_POOLING_LAST;
+    int32_t pt = 0;
+    if ((s = read_int(g, a, "pooling_type", false, 0, &pt))) return s;
+    if (pt > 4) return lo_error(LO_ERR_FORMAT, NULL, "key '%s.pooling_type' = %d is not a pooling type (0..4)", a, pt);
+    if (pt >= LO_POOLING_MEAN && pt <= LO_POOLING_LAST) hp->pooling = (lo_pooling)pt;
+    hp->n_token_types = 0;
+    if (encoder) {
+        uint64_t ntt = 2;
+        if (!lo_gguf_get_u64(g, "tokenizer.ggml.token_type_count", &ntt)) ntt = 2;
+        lo_error_clear();
+        if (ntt < 1 || ntt > 1024)
+            return lo_error(LO_ERR_RANGE, NULL, "tokenizer.ggml.token_type_count = %llu is out of range", (unsigned long long)ntt);
+        hp->n_token_types = (int32_t)ntt;
+    }
     /* n_vocab: the token list, else <arch>.vocab_size, else token_embd's rows */
     const lo_gguf_value *toks = lo_gguf_get_arr(g, "tokenizer.ggml.tokens", LO_GGUF_STRING);
     lo_error_clear();
@@ -127,7 +149,7 @@ lo_status lo_model_load(const char *path, lo_model **out) {
     }
     m->arch = lo_arch_find(arch.data, arch.len);
     if (!m->arch || !m->arch->supported) {
-        s = lo_error(LO_ERR_UNSUPPORTED, "supported: llama (incl. Mixtral-style MoE), mistral, qwen2, falcon", "architecture '%.*s' is not supported",
+        s = lo_error(LO_ERR_UNSUPPORTED, "supported: llama (incl. Mixtral-style MoE), mistral, qwen2, falcon, bert", "architecture '%.*s' is not supported",
                      (int)(arch.len > 64 ? 64 : arch.len), arch.data);
         goto fail;
     }
@@ -186,6 +208,28 @@ size_t lo_model_weight_bytes_per_token(const lo_model *m) {
         total += (size_t)hp->n_embd * 2 * sizeof(float);
     }
     return total;
+}
+
+lo_pooling lo_model_pooling(const lo_model *m) { return m->hp.pooling; }
+bool lo_model_is_encoder(const lo_model *m) { return m->arch->encoder; }
+
+int lo_pooling_from_name(const char *name) {
+    static const char *const names[] = {"mean", "cls", "last"};
+    for (int i = 0; name && i < 3; i++) {
+        size_t k = 0;
+        while (names[i][k] && name[k] && (name[k] | 0x20) == names[i][k]) k++;
+        if (!names[i][k] && !name[k]) return LO_POOLING_MEAN + i;
+    }
+    return -1;
+}
+
+const char *lo_pooling_name(lo_pooling p) {
+    switch (p) {
+    case LO_POOLING_MEAN: return "mean";
+    case LO_POOLING_CLS: return "cls";
+    case LO_POOLING_LAST: return "last";
+    }
+    return "?";
 }
 
 int64_t lo_model_n_params(const lo_model *m) {

@@ -18,6 +18,8 @@ typedef struct lo_layer {
     const float *ffn_norm, *ffn_norm_b;
     lo_matrix ffn_gate, ffn_up, ffn_down;
     const float *ffn_up_b, *ffn_down_b;
+    const float *attn_out_norm, *attn_out_norm_b;   /* bert: post-attention LayerNorm */
+    const float *layer_out_norm, *layer_out_norm_b; /* bert: post-FFN LayerNorm */
     lo_matrix ffn_gate_inp;                    /* router {n_embd, n_expert} */
     lo_matrix gate_exps, up_exps, down_exps;   /* expert 0's {n_in, n_out} */
     size_t gate_exps_stride, up_exps_stride, down_exps_stride;
@@ -28,6 +30,10 @@ typedef struct lo_weights {
     lo_matrix output;      /* {n_embd, n_vocab}; token_embd when tied */
     const float *output_norm, *output_norm_b;
     bool tied;
+    /* bert: learned positions {n_embd, n_ctx_train}, token types {n_embd, n_types} (row 0
+     * is added to every token), LayerNorm of the summed input embedding */
+    lo_matrix pos_embd, type_embd;
+    const float *tok_norm, *tok_norm_b;
 } lo_weights;
 
 /* ---- architecture table ----------------------------------------------------------- */
@@ -37,7 +43,8 @@ typedef enum lo_ffn_kind { LO_FFN_SWIGLU = 0, LO_FFN_GELU = 1 } lo_ffn_kind;
 
 /* Dimensions a tensor spec refers to (resolved from the hparams). */
 typedef enum lo_dim {
-    LO_D_NONE = 0, LO_D_EMBD, LO_D_Q, LO_D_KV, LO_D_QKV, LO_D_FF, LO_D_VOCAB, LO_D_EXPERT
+    LO_D_NONE = 0, LO_D_EMBD, LO_D_Q, LO_D_KV, LO_D_QKV, LO_D_FF, LO_D_VOCAB, LO_D_EXPERT,
+    LO_D_CTX /* n_ctx_train */, LO_D_TTYPES /* n_token_types */
 } lo_dim;
 
 typedef enum lo_tkind { LO_T_VEC = 0, LO_T_MAT = 1, LO_T_EXPERTS = 2 } lo_tkind;
@@ -65,6 +72,7 @@ typedef struct lo_arch {
     bool supported;     /* the forward pass implements this row */
     const lo_tensor_spec *global;
     const lo_tensor_spec *layer;
+    bool encoder;       /* bert: learned positions, post-norm blocks, no output head */
 } lo_arch;
 
 /* The row for general.architecture, or NULL. */
