@@ -62,6 +62,11 @@ lo_status lo_sampler_sample(lo_sampler *s, const float *logits, int32_t *out_id)
 void lo_sampler_accept(lo_sampler *s, int32_t id);
 /* Forgets the history and reseeds the generator with the original seed. */
 void lo_sampler_reset(lo_sampler *s);
+/* Makes s behave as if just created with p, without allocating (history forgotten, bias
+ * replaced, generator reseeded): for a sampler reused request after request. LO_ERR_RANGE
+ * when p->repeat_last_n or p->n_probs (capped at n_vocab) exceed the values s was created
+ * with; the usual checks of lo_sampler_create otherwise. */
+lo_status lo_sampler_reconfigure(lo_sampler *s, const lo_sampler_params *p);
 /* Log-probabilities of the last sample, as OpenAI-style logprobs report them: the
  * log-softmax of the model's raw logits (before bias, penalties, truncation and
  * temperature — llama-server's default, post_sampling_probs=false). The top n_probs
@@ -124,6 +129,103 @@ void lo_generate_result_free(lo_generate_result *r);
  * ignore_eos), a stop string, n_predict tokens or a full context. */
 lo_status lo_generate(const lo_model *m, lo_context *c, const int32_t *prompt, int32_t n_prompt,
                       const lo_generate_params *p, lo_generate_result *out);
+
+/* ---- embeddings (embed.c) ---------------------------------------------------------- */
+
+/* tokens → one pooled vector (n_embd floats into out), L2-normalised when normalize (a zero
+ * vector stays zero), as llama-server's /v1/embeddings computes it: MEAN averages every
+ * token's hidden state, CLS takes the first token's, LAST the last one's. Uses sequence
+ * seq of c (cleared before and after). Needs a context made with embeddings = true;
+ * 1 ≤ n_ids ≤ n_ctx (and ≤ n_batch for an encoder, whose sequence must be one batch).
+ * Decoder models are fed in n_batch chunks with no logits computed. */
+lo_status lo_embed(const lo_model *m, lo_context *c, int32_t seq, const int32_t *ids, int32_t n_ids,
+                   lo_pooling pooling, bool normalize, float *out);
+
+/* ---- scheduler (sched.c): continuous batching ------------------------------------- */
+
+/* One thread owns a context of n_parallel sequences (slots). Each step decodes ONE batch
+ * holding the next token of every generating slot plus prompt chunks of slots still in
+ * prefill (so generating slots advance every step while long prompts are prefilled), then
+ * samples for every slot whose logits came out. Queued requests take free slots between
+ * steps, in submission order. */
+typedef struct lo_sched lo_sched;
+typedef struct lo_sched_params {
+    int32_t n_parallel; /* sequences advancing together (slots; default 4) */
+    int32_t n_ctx;      /* positions per slot (0 = model's n_ctx_train capped at 4096) */
+    int32_t n_batch;    /* max tokens per forward step (default 512; ≥ n_parallel); prompts are
+                         * prefilled in chunks so decoding sequences still advance every step */
+    int32_t n_threads;  /* 0 = all cores */
+    int32_t max_queue;  /* requests waiting for a slot (default 64); beyond it submit fails LO_ERR_BUSY
+                         * (requests a free slot is about to take do not count) */
+    bool embeddings;    /* also serve lo_sched_embed (context made with embeddings = true) */
+} lo_sched_params;
+void lo_sched_params_default(lo_sched_params *p);
+
+typedef enum lo_sched_event_kind { LO_SCHED_TOKEN = 0, LO_SCHED_DONE = 1 } lo_sched_event_kind;
+typedef struct lo_sched_event {
+    lo_sched_event_kind kind;
+    /* TOKEN: one sampled token and the text that became final with it (same rules as
+     * lo_token_cb: complete UTF-8, stop-string prefixes held back; may be empty; id -1 for the
+     * held-back tail at the end). logprob/top valid when sampling.n_probs > 0. */
+    int32_t id;
+    const char *text;
+    size_t len;
+    float logprob;
+    const lo_token_prob *top;
+    int32_t n_top;
+    /* DONE: exactly once per request, always the last call (also after cancel, error, shutdown). */
+    lo_status status;        /* LO_OK, or why it failed */
+    const char *message;     /* status != LO_OK: the error text (the thread-local error does not cross threads) */
+    lo_finish_reason finish; /* stop | length | abort */
+    int32_t n_prompt, n_completion;
+    double t_queue_ms;       /* submit → slot assigned (whole wait when it never got one) */
+    double t_first_token_ms; /* submit → first TOKEN event (0 when there was none) */
+    double t_total_ms;       /* submit → DONE */
+    int64_t step;            /* the scheduler's forward step that produced the event (0-based;
+                              * events between steps carry the count of steps run so far) */
+} lo_sched_event;
+/* Called on the scheduler thread: copy what you need, never block, never call lo_sched_* from it
+ * except lo_sched_cancel. Pointers are valid only during the call. */
+typedef void (*lo_sched_cb)(void *user, const lo_sched_event *ev);
+
+typedef struct lo_sched_request {
+    const int32_t *prompt;
+    int32_t n_prompt;           /* copied at submit; ≥ 1 */
+    int32_t n_predict;          /* max new tokens; -1 = until the context is full */
+    lo_sampler_params sampling; /* logit_bias copied; repeat_last_n -1 = the context size */
+    bool ignore_eos;
+    const char *const *stop;
+    int32_t n_stop;             /* copied */
+    lo_sched_cb cb;             /* required */
+    void *user;
+} lo_sched_request;
+
+/* Starts one thread that owns the context. LO_ERR_UNSUPPORTED for an encoder model unless
+ * p->embeddings (it can only embed). */
+lo_status lo_sched_create(const lo_model *m, const lo_sched_params *p, lo_sched **out);
+/* Stops taking requests, ends every queued/active one (DONE, finish abort), joins the thread. NULL ok.
+ * No other lo_sched_* call on s may be running or start once it is called. */
+void lo_sched_free(lo_sched *s);
+/* Thread-safe. LO_ERR_BUSY when the queue is full; LO_ERR_RANGE when n_prompt + max(n_predict,0) > n_ctx
+ * (message says both numbers); LO_ERR_INVALID for an empty prompt or bad sampling values (also
+ * a token outside the vocabulary, n_predict < -1, no callback). *out_id: nonzero, unique. */
+lo_status lo_sched_submit(lo_sched *s, const lo_sched_request *r, uint64_t *out_id);
+/* Thread-safe, any thread (including a callback). The request leaves within one step: DONE with
+ * finish abort. Unknown or finished id: no-op. */
+void lo_sched_cancel(lo_sched *s, uint64_t id);
+/* Blocks the calling (HTTP) thread until the scheduler thread has run lo_embed between two
+ * steps (on a sequence of its own, so no slot is disturbed); out gets n_embd floats.
+ * LO_ERR_UNSUPPORTED when the scheduler was made without embeddings. */
+lo_status lo_sched_embed(lo_sched *s, const int32_t *ids, int32_t n_ids, lo_pooling pooling, bool normalize, float *out);
+typedef struct lo_sched_stats {
+    int32_t n_active, n_queued, n_parallel, n_ctx;
+    int64_t n_requests;      /* requests that got their DONE */
+    int64_t n_prompt_tokens; /* prompt tokens decoded */
+    int64_t n_gen_tokens;    /* tokens generated */
+    int64_t n_steps;         /* forward steps run */
+} lo_sched_stats;
+void lo_sched_stats_get(lo_sched *s, lo_sched_stats *out); /* thread-safe */
+const lo_model *lo_sched_model(const lo_sched *s);
 
 /* ---- perplexity ------------------------------------------------------------------- */
 

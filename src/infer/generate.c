@@ -31,88 +31,9 @@ void lo_generate_result_free(lo_generate_result *r) {
     r->text = NULL;
 }
 
-/* Bytes at the end of s[0..n) that form an incomplete UTF-8 sequence (0 when the text
- * ends on a character boundary or with an invalid byte that will never complete). */
-size_t lo_utf8_incomplete_tail(const char *s, size_t n) {
-    for (size_t back = 1; back <= 4 && back <= n; back++) {
-        unsigned char b = (unsigned char)s[n - back];
-        if ((b & 0xC0) == 0x80) continue; /* continuation byte: keep looking for the lead */
-        size_t need = b >= 0xF0 && b <= 0xF7 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
-        if (b >= 0xF8) need = 1;
-        return need > back ? back : 0;
-    }
-    return 0;
-}
-
-/* Length of the longest suffix of text that is a proper prefix of some stop string. */
-size_t lo_stop_holdback(const char *text, size_t n, const char *const *stop, int32_t n_stop) {
-    size_t hold = 0;
-    for (int32_t i = 0; i < n_stop; i++) {
-        size_t sl = strlen(stop[i]);
-        size_t k = sl > 0 ? sl - 1 : 0;
-        if (k > n) k = n;
-        for (; k > hold; k--)
-            if (memcmp(text + n - k, stop[i], k) == 0) {
-                hold = k;
-                break;
-            }
-    }
-    return hold;
-}
-
-typedef struct gen_state {
-    const lo_generate_params *p;
-    lo_generate_result *r;
-    size_t text_cap;
-    size_t emitted; /* bytes of text already passed to the callback */
-    size_t max_stop;
-    bool aborted;
-} gen_state;
-
-/* Emits text[emitted..upto) for token id. */
-static void emit(gen_state *g, int32_t id, size_t upto) {
-    const lo_generate_params *p = g->p;
-    size_t from = g->emitted;
-    if (upto < from) upto = from;
-    g->emitted = upto;
-    if (p->on_token && !g->aborted)
-        if (!p->on_token(p->user, id, g->r->text + from, upto - from)) g->aborted = true;
-}
-
-/* After text grew from old_len: finds a stop string (returns true, text cut before it)
- * or emits what can no longer be part of one. */
-static bool after_token(gen_state *g, int32_t id, size_t old_len, bool last) {
-    const lo_generate_params *p = g->p;
-    lo_generate_result *r = g->r;
-    if (p->n_stop > 0) {
-        size_t from = old_len >= g->max_stop ? old_len - g->max_stop + 1 : 0;
-        size_t best = SIZE_MAX;
-        const char *hit = NULL;
-        for (int32_t i = 0; i < p->n_stop; i++) {
-            size_t sl = strlen(p->stop[i]);
-            if (sl == 0 || sl > r->text_len) continue;
-            const char *f = memmem(r->text + from, r->text_len - from, p->stop[i], sl);
-            if (f && (size_t)(f - r->text) < best) {
-                best = (size_t)(f - r->text);
-                hit = p->stop[i];
-            }
-        }
-        if (hit) {
-            r->text_len = best;
-            r->text[best] = '\0';
-            r->stop_hit = hit;
-            emit(g, id, best);
-            return true;
-        }
-    }
-    size_t upto = r->text_len;
-    if (!last) {
-        upto -= lo_utf8_incomplete_tail(r->text, upto);
-        size_t hold = lo_stop_holdback(r->text, upto, p->stop, p->n_stop);
-        upto -= hold;
-    }
-    emit(g, id, upto);
-    return false;
+/* Passes released text to the callback until it asks to stop. */
+static void deliver(const lo_generate_params *p, bool *aborted, int32_t id, const char *text, size_t len) {
+    if (p->on_token && !*aborted && !p->on_token(p->user, id, text, len)) *aborted = true;
 }
 
 lo_status lo_generate(const lo_model *m, lo_context *c, const int32_t *prompt, int32_t n_prompt,
@@ -151,27 +72,24 @@ lo_status lo_generate(const lo_model *m, lo_context *c, const int32_t *prompt, i
             if (lo_tokenizer_is_eog(tok, id) && (st = lo_sampler_add_bias(smp, id, -INFINITY)) != LO_OK) goto done;
 
     out->seed = lo_sampler_seed(smp);
-    gen_state g = {.p = p, .r = out};
-    for (int32_t i = 0; i < p->n_stop; i++) {
-        size_t sl = strlen(p->stop[i]);
-        if (sl > g.max_stop) g.max_stop = sl;
-    }
     size_t max_piece = 0;
     for (int32_t id = 0; id < nv; id++) {
         size_t len = 0;
         if (lo_tokenizer_token_text(tok, id, &len) && len > max_piece) max_piece = len;
     }
     if (max_piece > 256) max_piece = 256; /* a longer piece grows the buffer once */
-    g.text_cap = (size_t)n_max * (max_piece + 4) + 64;
+    const size_t text_cap = (size_t)n_max * (max_piece + 4) + 64;
     out->ids = lo_malloc(((size_t)n_max + 1) * sizeof *out->ids);
-    out->text = lo_malloc(g.text_cap);
+    out->text = lo_malloc(text_cap);
     pos = lo_malloc((size_t)n_batch * sizeof *pos);
     seq = lo_malloc((size_t)n_batch * sizeof *seq);
     if (!out->ids || !out->text || !pos || !seq) {
         st = LO_ERR_NOMEM;
         goto fail;
     }
-    out->text[0] = '\0';
+    lo_textstream ts;
+    lo_textstream_init(&ts, out->text, text_cap, p->stop, p->n_stop);
+    bool aborted = false;
     for (int32_t i = 0; i < n_batch; i++) seq[i] = p->seq;
 
     /* the prompt joins the penalty history, as llama-cli does */
@@ -210,14 +128,17 @@ lo_status lo_generate(const lo_model *m, lo_context *c, const int32_t *prompt, i
             break;
         }
         out->ids[n++] = id;
-        size_t old_len = out->text_len;
-        if ((st = lo_token_to_piece(tok, id, false, &out->text, &out->text_len, &g.text_cap)) != LO_OK) goto fail;
-        bool last = n == n_max;
-        if (after_token(&g, id, old_len, last)) {
+        bool last = n == n_max, stopped;
+        size_t from, len;
+        st = lo_textstream_push(&ts, tok, id, last, &from, &len, &stopped);
+        out->text = ts.text; /* the buffer may have moved */
+        if (st != LO_OK) goto fail;
+        deliver(p, &aborted, id, ts.text + from, len);
+        if (stopped) {
             out->finish = LO_FINISH_STOP;
             break;
         }
-        if (g.aborted) {
+        if (aborted) {
             out->finish = LO_FINISH_ABORT;
             break;
         }
@@ -231,7 +152,10 @@ lo_status lo_generate(const lo_model *m, lo_context *c, const int32_t *prompt, i
         logits = lo_context_logits(c, 0);
     }
     /* text held back for a stop string that never came (or an unfinished character) */
-    if (out->finish != LO_FINISH_ABORT && g.emitted < out->text_len) emit(&g, -1, out->text_len);
+    size_t from, len;
+    if (lo_textstream_flush(&ts, &from, &len) && out->finish != LO_FINISH_ABORT) deliver(p, &aborted, -1, ts.text + from, len);
+    out->text_len = ts.len;
+    out->stop_hit = ts.stop_hit;
     out->n_completion = n;
     double t2 = lo_time_sec();
     out->t_gen_ms = (t2 - t1) * 1e3;

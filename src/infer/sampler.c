@@ -21,6 +21,7 @@ struct lo_sampler {
     int32_t *count;  /* [n_vocab] occurrences in the history window */
     int32_t *hist;   /* ring of the last repeat_last_n accepted ids */
     int32_t hist_cap, hist_n, hist_head;
+    int32_t hist_alloc, top_alloc; /* sizes of hist and top (lo_sampler_reconfigure's limits) */
     cand *c;         /* [n_vocab] working candidates */
     lo_token_prob *top; /* [n_probs] */
     int32_t n_top;
@@ -72,9 +73,9 @@ void lo_sampler_params_default(lo_sampler_params *p) {
     p->seed = LO_SEED_RANDOM;
 }
 
-lo_status lo_sampler_create(const lo_sampler_params *p, int32_t n_vocab, lo_sampler **out) {
-    *out = NULL;
-    if (n_vocab <= 0) return lo_error(LO_ERR_INVALID, NULL, "sampler: n_vocab must be positive (got %d)", n_vocab);
+/* The checks lo_sampler_create and lo_sampler_reconfigure share (bias ids are checked
+ * against n_vocab as they are applied). */
+static lo_status check_params(const lo_sampler_params *p) {
     if (isnan(p->temperature) || isnan(p->top_p) || isnan(p->min_p) || isnan(p->repeat_penalty) ||
         isnan(p->frequency_penalty) || isnan(p->presence_penalty))
         return lo_error(LO_ERR_INVALID, NULL, "sampler: a parameter is NaN");
@@ -89,30 +90,20 @@ lo_status lo_sampler_create(const lo_sampler_params *p, int32_t n_vocab, lo_samp
     if (p->n_probs < 0) return lo_error(LO_ERR_RANGE, NULL, "sampler: n_probs %d is negative", p->n_probs);
     if (p->n_logit_bias < 0 || (p->n_logit_bias > 0 && !p->logit_bias))
         return lo_error(LO_ERR_INVALID, NULL, "sampler: bad logit bias list");
+    return LO_OK;
+}
 
-    lo_sampler *s = lo_calloc(1, sizeof *s);
-    if (!s) return LO_ERR_NOMEM;
+/* Copies p (minus the bias list), applies its logit bias, resolves the seed and seeds the
+ * generator: the state of a fresh sampler whose arrays are already sized. */
+static lo_status apply_params(lo_sampler *s, const lo_sampler_params *p) {
     s->p = *p;
     s->p.logit_bias = NULL;
     s->p.n_logit_bias = 0;
-    if (s->p.n_probs > n_vocab) s->p.n_probs = n_vocab;
-    s->n_vocab = n_vocab;
-    s->hist_cap = p->repeat_last_n;
-    s->bias = lo_calloc((size_t)n_vocab, sizeof *s->bias);
-    s->count = lo_calloc((size_t)n_vocab, sizeof *s->count);
-    s->c = lo_calloc((size_t)n_vocab, sizeof *s->c);
-    s->hist = lo_calloc((size_t)(s->hist_cap > 0 ? s->hist_cap : 1), sizeof *s->hist);
-    s->top = lo_calloc((size_t)(s->p.n_probs > 0 ? s->p.n_probs : 1), sizeof *s->top);
-    if (!s->bias || !s->count || !s->c || !s->hist || !s->top) {
-        lo_sampler_free(s);
-        return LO_ERR_NOMEM;
-    }
+    if (s->p.n_probs > s->n_vocab) s->p.n_probs = s->n_vocab;
+    s->has_bias = false;
     for (int32_t i = 0; i < p->n_logit_bias; i++) {
         lo_status st = lo_sampler_add_bias(s, p->logit_bias[i].token, p->logit_bias[i].bias);
-        if (st != LO_OK) {
-            lo_sampler_free(s);
-            return st;
-        }
+        if (st != LO_OK) return st;
     }
     if (p->seed == LO_SEED_RANDOM) {
         uint64_t x = (uint64_t)(lo_time_sec() * 1e9) ^ ((uint64_t)(uintptr_t)s << 16);
@@ -122,8 +113,73 @@ lo_status lo_sampler_create(const lo_sampler_params *p, int32_t n_vocab, lo_samp
         s->seed = p->seed;
     }
     rng_seed(s);
+    s->n_top = 0;
     s->last_logprob = -INFINITY;
+    return LO_OK;
+}
+
+lo_status lo_sampler_params_check(const lo_sampler_params *p, int32_t n_vocab) {
+    lo_status st = check_params(p);
+    if (st != LO_OK) return st;
+    for (int32_t i = 0; i < p->n_logit_bias; i++) {
+        const lo_logit_bias *b = &p->logit_bias[i];
+        if (b->token < 0 || b->token >= n_vocab)
+            return lo_error(LO_ERR_RANGE, NULL, "logit bias: token %d is outside the vocabulary (0..%d)", b->token,
+                            n_vocab - 1);
+        if (isnan(b->bias) || b->bias == INFINITY)
+            return lo_error(LO_ERR_INVALID, "use a finite bias or -inf to ban", "logit bias for token %d is not valid",
+                            b->token);
+    }
+    return LO_OK;
+}
+
+lo_status lo_sampler_create(const lo_sampler_params *p, int32_t n_vocab, lo_sampler **out) {
+    *out = NULL;
+    if (n_vocab <= 0) return lo_error(LO_ERR_INVALID, NULL, "sampler: n_vocab must be positive (got %d)", n_vocab);
+    lo_status st = check_params(p);
+    if (st != LO_OK) return st;
+
+    lo_sampler *s = lo_calloc(1, sizeof *s);
+    if (!s) return LO_ERR_NOMEM;
+    s->n_vocab = n_vocab;
+    s->hist_alloc = p->repeat_last_n > 0 ? p->repeat_last_n : 1;
+    s->top_alloc = p->n_probs > 0 ? (p->n_probs < n_vocab ? p->n_probs : n_vocab) : 1;
+    s->bias = lo_calloc((size_t)n_vocab, sizeof *s->bias);
+    s->count = lo_calloc((size_t)n_vocab, sizeof *s->count);
+    s->c = lo_calloc((size_t)n_vocab, sizeof *s->c);
+    s->hist = lo_calloc((size_t)s->hist_alloc, sizeof *s->hist);
+    s->top = lo_calloc((size_t)s->top_alloc, sizeof *s->top);
+    if (!s->bias || !s->count || !s->c || !s->hist || !s->top) {
+        lo_sampler_free(s);
+        return LO_ERR_NOMEM;
+    }
+    s->hist_cap = p->repeat_last_n;
+    if ((st = apply_params(s, p)) != LO_OK) {
+        lo_sampler_free(s);
+        return st;
+    }
     *out = s;
+    return LO_OK;
+}
+
+lo_status lo_sampler_reconfigure(lo_sampler *s, const lo_sampler_params *p) {
+    lo_status st = check_params(p);
+    if (st != LO_OK) return st;
+    int32_t n_probs = p->n_probs < s->n_vocab ? p->n_probs : s->n_vocab;
+    if (p->repeat_last_n > s->hist_alloc || (n_probs > 0 && n_probs > s->top_alloc))
+        return lo_error(LO_ERR_RANGE, "create the sampler with the largest repeat_last_n and n_probs it will need",
+                        "sampler: repeat_last_n %d / n_probs %d exceed the sizes it was created with (%d / %d)",
+                        p->repeat_last_n, p->n_probs, s->hist_alloc, s->top_alloc);
+    memset(s->bias, 0, (size_t)s->n_vocab * sizeof *s->bias);
+    memset(s->count, 0, (size_t)s->n_vocab * sizeof *s->count);
+    s->hist_cap = p->repeat_last_n;
+    s->hist_n = s->hist_head = 0;
+    if ((st = apply_params(s, p)) != LO_OK) {
+        /* leave a usable sampler behind: no bias rather than half of one */
+        memset(s->bias, 0, (size_t)s->n_vocab * sizeof *s->bias);
+        s->has_bias = false;
+        return st;
+    }
     return LO_OK;
 }
 
