@@ -1,0 +1,51 @@
+/* server (L5): the OpenAI-compatible HTTP API over net and the continuous-batching
+ * scheduler — /v1/models, /v1/chat/completions, /v1/completions, /v1/embeddings (JSON and
+ * server-sent events), /health, /tokenize, /detokenize, Prometheus /metrics — with
+ * OpenAI's error shapes, API keys and graceful shutdown. One lo_sched per model. */
+#ifndef LLMOPS_SERVER_H
+#define LLMOPS_SERVER_H
+
+#include "llmops/base.h"
+#include "llmops/infer.h"
+#include "llmops/net.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct lo_server lo_server;
+
+typedef struct lo_server_params {
+    const char *host;          /* default "127.0.0.1" */
+    int port;                  /* default 8080; 0 = any free port */
+    int32_t n_parallel;        /* slots per model (default 4) */
+    int32_t n_ctx;             /* positions per slot (0 = the model's, at most 4096) */
+    int32_t n_threads;         /* compute threads per model (0 = all cores) */
+    int32_t max_queue;         /* waiting requests per model before 429 (default 64) */
+    int http_threads;          /* HTTP polling threads (default 2) */
+    const char *api_key;       /* when set, every route but /health needs "Authorization: Bearer KEY" */
+    const char *chat_template; /* family name overriding what each model's GGUF says (NULL = detect) */
+    size_t max_body_bytes;     /* request bodies above it → 413 (default 8 MiB) */
+    bool embeddings;           /* serve /v1/embeddings (default true) */
+} lo_server_params;
+void lo_server_params_default(lo_server_params *p);
+
+/* Creates the server without listening yet. */
+lo_status lo_server_create(const lo_server_params *p, lo_server **out);
+/* Loads a GGUF and starts its scheduler; name NULL = the file stem. Before lo_server_start.
+ * LO_ERR_INVALID for a duplicate name; the chat template is resolved here (an unknown
+ * family fails, with a hint naming --chat-template). */
+lo_status lo_server_add_model(lo_server *s, const char *path, const char *name);
+/* Starts listening. */
+lo_status lo_server_start(lo_server *s);
+int lo_server_port(const lo_server *s);
+/* Graceful stop: closes the listening socket, waits up to timeout_s for in-flight requests
+ * to finish, then aborts what is left (streams get their final chunks) and stops HTTP. */
+void lo_server_shutdown(lo_server *s, double timeout_s);
+/* Shuts down (timeout 0) if still running, frees the models. NULL ok. */
+void lo_server_free(lo_server *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
