@@ -26,12 +26,41 @@ bool lo_cli_parse_int(const char *s, long long lo, long long hi, long long *out)
 int lo_cmd_inspect(int argc, char **argv);
 int lo_cmd_tokenize(int argc, char **argv);
 int lo_cmd_detokenize(int argc, char **argv);
+int lo_cmd_chat_template(int argc, char **argv);
 int lo_cmd_generate(int argc, char **argv);
 int lo_cmd_perplexity(int argc, char **argv);
 int lo_cmd_logits(int argc, char **argv);
+int lo_cmd_embed(int argc, char **argv);
 int lo_cmd_quantize(int argc, char **argv);
 int lo_cmd_gen_model(int argc, char **argv);
 int lo_cmd_bench(int argc, char **argv);
 int lo_cmd_metric(int argc, char **argv);
+int lo_cmd_serve(int argc, char **argv);
+
+/* Flag parsing for the records commands (cli/store_opt.c): each opt is "--name"; value
+ * flags take the next argument or "=VALUE". Positional arguments go to pos. Returns
+ * LO_EXIT_OK or, after printing the problem, LO_EXIT_USAGE. */
+typedef struct lo_cli_opt {
+    const char *name;
+    bool has_value;
+    const char *value;
+    bool set;
+} lo_cli_opt;
+int lo_cli_parse(const char *cmd, int argc, char **argv, int first, lo_cli_opt *opts, int n_opts, char **pos, int max_pos,
+                 int *n_pos);
+/* Opens --store's value, else $LLMOPS_STORE, else the default; prints failures. */
+int lo_cli_open_store(const char *cmd, const char *flag_value, lo_store **out);
+/* "2026-12-06T16:10:15Z" ("-" for 0). */
+const char *lo_cli_fmt_time(int64_t ms, char buf[32]);
+/* A whole finite decimal number. */
+bool lo_cli_parse_double(const char *s, double *out);
+
+int lo_cmd_datasets(int argc, char **argv);
+int lo_cmd_runs(int argc, char **argv);
+int lo_cmd_models(int argc, char **argv);
+int lo_cmd_deploy(int argc, char **argv);
+int lo_cmd_costs(int argc, char **argv);
+int lo_cmd_feedback(int argc, char **argv);
+int lo_cmd_keys(int argc, char **argv);
 
 #endif

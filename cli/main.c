@@ -27,6 +27,28 @@ static const lo_cli_command commands[] = {
      "  -m FILE.gguf  the model or vocab file whose tokenizer to use\n"
      "  --special     render control tokens' text (e.g. <s>) instead of dropping it\n",
      lo_cmd_detokenize},
+    {"chat-template", "-m FILE.gguf [--template NAME | --template-file FILE] [--json-messages FILE|-] [--no-assistant] [--family] [--ids]",
+     "print the prompt a chat conversation becomes for a model (llama.cpp's built-in templates)",
+     "  -m FILE.gguf       the model; its tokenizer.chat_template picks the family (none: chatml)\n"
+     "  --template NAME    use this family instead, by llama.cpp's --chat-template name: chatml, llama2,\n"
+     "                     llama2-sys, llama2-sys-bos, llama2-sys-strip, llama3, llama4, mistral-v1,\n"
+     "                     mistral-v3, mistral-v3-tekken, mistral-v7, mistral-v7-tekken, phi3, phi4,\n"
+     "                     zephyr, gemma, deepseek, deepseek2, deepseek3, deepseek-ocr, falcon3, monarch,\n"
+     "                     orion, openchat, vicuna, vicuna-orca, command-r, chatglm3, chatglm4, glmedge,\n"
+     "                     minicpm, exaone3, exaone4, exaone-moe, rwkv-world, granite, granite-4.0,\n"
+     "                     granite-4.1, gigachat, megrez, yandex, bailing, bailing-think, bailing2,\n"
+     "                     smolvlm, dots1, hunyuan-moe, hunyuan-dense, hunyuan-vl, gpt-oss, kimi-k2,\n"
+     "                     seed_oss, grok-2, pangu-embedded, solar-open (-m is then optional)\n"
+     "  --template-file F  detect the family from a Jinja template in file F\n"
+     "  --json-messages F  the conversation: [{\"role\": ..., \"content\": ...}, ...] or an OpenAI\n"
+     "                     request body {\"messages\": [...]}; F = - reads stdin (default: a sample\n"
+     "                     system/user/assistant/user conversation)\n"
+     "  --no-assistant     do not append the assistant turn's opening\n"
+     "  --family           print only the family name\n"
+     "  --ids              print the prompt's token ids (BOS as the vocab says, special tokens parsed)\n"
+     "The prompt is printed exactly, without an added newline; it does not include the BOS the\n"
+     "tokenizer adds.\n",
+     lo_cmd_chat_template},
     {"generate", "-m FILE -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P] [--seed S] [--threads T] [--ctx N] [--ignore-eos] [--ids]",
      "continue a prompt with a model, streaming the text to stdout",
      "  -m FILE        GGUF model\n"
@@ -59,14 +81,27 @@ static const lo_cli_command commands[] = {
      "  --full         print every logit\n"
      "  --threads T    threads (default: all cores)\n",
      lo_cmd_logits},
+    {"embed", "-m FILE [--pooling mean|cls|last] [--no-normalize] [--ctx N] [--threads T] [-f FILE | TEXT...]",
+     "embeddings of texts (any model; bert-family encoders too), one JSON array a line",
+     "  -m FILE        GGUF model (bert encoder or any decoder)\n"
+     "  TEXT...        one input per argument (special tokens parsed, BOS/CLS added as the vocab says)\n"
+     "  -f FILE        one input per line of FILE instead\n"
+     "  --pooling P    mean, cls or last (default: the model's pooling_type; decoders: last)\n"
+     "  --no-normalize print the pooled vector as is (default: L2-normalised, as /v1/embeddings)\n"
+     "  --ctx N        context size (default: the longest input)\n"
+     "  --threads T    threads (default: all cores)\n",
+     lo_cmd_embed},
     {"quantize", "IN.gguf OUT.gguf TYPE",
      "quantize a model: Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K(_S/_M/_L) Q4_K(_S/_M) Q5_K(_S/_M) Q6_K F16 BF16",
      "  TYPE           the target type, or a llama.cpp mix such as Q4_K_M\n", lo_cmd_quantize},
-    {"gen-model", "--arch llama --shape tinyllama-1.1b|stories15m|custom [--dim --layers --heads --kv-heads --ff --vocab] --type T [--tokenizer FILE.gguf] [--seed S] OUT.gguf",
+    {"gen-model", "--arch llama --shape tinyllama-1.1b|stories15m|custom [--dim --layers --heads --kv-heads --ff --vocab --experts --experts-used --sliding-window] --type T [--tokenizer FILE.gguf] [--seed S] OUT.gguf",
      "write a random-weight model of a real shape (for benchmarks and tests)",
      "  --shape NAME   tinyllama-1.1b, stories15m or custom (then give the dims)\n"
      "  --type T       weight type, as for quantize (e.g. Q4_0, Q8_0, Q4_K_M, F16)\n"
-     "  --tokenizer F  copy the tokenizer from this GGUF (default: a byte-level vocab)\n",
+     "  --tokenizer F  copy the tokenizer from this GGUF (default: a byte-level vocab)\n"
+     "  --experts N    Mixtral-style MoE with N experts of --ff each (router + *_exps tensors)\n"
+     "  --experts-used K  experts per token (default 2)\n"
+     "  --sliding-window W  write llama.attention.sliding_window = W\n",
      lo_cmd_gen_model},
     {"bench", "-m FILE [-p 128] [-n 64] [-t 2] [-r 5] [--json]",
      "prompt processing (ppN) and generation (tgN) speed in tokens/s",
@@ -95,6 +130,87 @@ static const lo_cli_command commands[] = {
      "  --types LIST       comma-separated rouge1..rouge9, rougeL, rougeLsum (default rouge1,rouge2,rougeL)\n"
      "  --stem             Porter-stem tokens longer than 3 characters, as rouge-score's use_stemmer\n",
      lo_cmd_metric},
+    {"datasets", "add NAME FILE | ls [NAME] | show NAME[@V] | diff NAME V1 V2 [--stat]  [--store URL]",
+     "dataset versions (sha256 of the content), their format and rows, and diffs",
+     "  add NAME FILE      add FILE as a version of NAME (jsonl/csv/text detected, rows counted)\n"
+     "  ls [NAME]          versions, newest first\n"
+     "  show NAME[@V]      one version (V: the sha256 or a prefix of >= 4 hex; default newest)\n"
+     "  diff NAME V1 V2    rows added (+) and removed (-) from V1 to V2, then the counts\n"
+     "  --stat             diff: print only the counts\n"
+     "  --store URL        sqlite:PATH or postgres://... (default $LLMOPS_STORE, else sqlite:./llmops-data/llmops.db)\n",
+     lo_cmd_datasets},
+    {"runs", "create --kind K [--params JSON] [--dataset REF] [--model REF] | log RUN NAME VALUE [--step N] | artifact RUN FILE | end RUN [--status S] | ls [--kind K] | show RUN | compare RUN RUN",
+     "training and evaluation runs: parameters, inputs, metric series, artifacts",
+     "  create             start a run (status running); prints its id\n"
+     "  log RUN NAME VAL   one metric point (--step N, default 0)\n"
+     "  artifact RUN FILE  record a file (sha256, bytes) produced by the run\n"
+     "  end RUN            finish it: --status succeeded (default), failed or canceled\n"
+     "  ls, show, compare  list runs; one run with metrics and artifacts; last values of two runs side by side\n"
+     "  --store URL        as for datasets\n",
+     lo_cmd_runs},
+    {"models", "register NAME FILE [--run R] [--base NAME@V] | ls [NAME] | show REF | alias NAME@V ALIAS | tag REF K[=V] | untag REF K | tags REF | eval REF JSON",
+     "the model registry: GGUF versions with sha256, metadata, lineage, aliases and tags",
+     "  register NAME FILE the next version of NAME (same bytes again: the existing version)\n"
+     "  --run R, --base REF  the producing run and the base model version\n"
+     "  REF                NAME (newest), NAME@VERSION or NAME@ALIAS\n"
+     "  alias NAME@V ALIAS point ALIAS (e.g. production, staging) at that version\n"
+     "  eval REF JSON      record an evaluation summary object\n"
+     "  --store URL        as for datasets\n",
+     lo_cmd_models},
+    {"deploy", "NAME MODEL@V [--canary MODEL@V:P%] [--sticky] | promote NAME | rollback NAME | show NAME | ls",
+     "deployments: route a name to model versions, canary splits, promote and roll back",
+     "  NAME MODEL@V       serve NAME from MODEL@V (a new revision)\n"
+     "  --canary REF:P%    send P percent (0 < P < 100) to another version\n"
+     "  --sticky           a request's user always reaches the same version\n"
+     "  promote NAME       the canary takes all traffic\n"
+     "  rollback NAME      return to the previous revision (repeat to go further back)\n"
+     "  --store URL        as for datasets\n",
+     lo_cmd_deploy},
+    {"costs", "[--by model|deployment|key] [--since DATE] | price MODEL (--input X --output Y | --usd-per-hour H --input-tps T --output-tps T) | prices | record MODEL --prompt-tokens N --completion-tokens N [--deployment D] [--key K] [--id ID]",
+     "cost totals of the request log, and the prices they come from",
+     "  --by G             group by model (default), deployment or key\n"
+     "  --since DATE       YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS]Z (UTC) or Unix ms\n"
+     "  price MODEL        set $ per million input/output tokens; for local models derive them\n"
+     "                     from the machine's $/hour and measured tokens/s (llmops bench)\n"
+     "  record MODEL       log a request served elsewhere (MODEL: NAME@V or an upstream name)\n"
+     "  --store URL        as for datasets\n",
+     lo_cmd_costs},
+    {"feedback", "add REQUEST_ID (--thumbs up|down | --rating 1-5) [--label L] [--comment C] [--corrected TEXT] [--author A] | export --format sft|preference FILE",
+     "feedback on logged requests, and its export as fine-tuning data",
+     "  add ID             record feedback on the request with that id\n"
+     "  export FILE        JSONL: sft = OpenAI chat fine-tuning lines {\"messages\": [...]} from\n"
+     "                     approved or corrected answers; preference = {\"prompt\", \"chosen\",\n"
+     "                     \"rejected\"} pairs from corrections and up/down votes on one prompt\n"
+     "  --store URL        as for datasets\n",
+     lo_cmd_feedback},
+    {"keys", "create NAME [--role admin|inference] [--budget USD] [--rate-limit RPM] | ls | revoke ID|NAME",
+     "API keys: stored salted and hashed, with a role, a budget and a rate limit",
+     "  create NAME        prints the secret once (stdout); role defaults to inference\n"
+     "  --budget USD       spend limit in dollars (0 = none); --rate-limit RPM per minute (0 = none)\n"
+     "  ls                 keys with their spend; revoke ID|NAME disables one\n"
+     "  --store URL        as for datasets\n",
+     lo_cmd_keys},
+    {"serve", "-m FILE[:NAME] [-m ...] [--host H] [--port P] [--parallel N] [--ctx N] [--threads T] [--api-key KEY | --api-key-file F] [--max-queue N] [--chat-template NAME] [--max-body BYTES]",
+     "serve models over an OpenAI-compatible HTTP API (chat, completions, embeddings, SSE, /metrics)",
+     "  -m FILE[:NAME]      a GGUF model, served as NAME (default: the file stem); repeatable\n"
+     "  --host H            bind address (default 127.0.0.1; 0.0.0.0 for every interface)\n"
+     "  --port P            TCP port (default 8080; 0 = any free port, printed on start)\n"
+     "  --parallel N        sequences decoded together per model (default 4)\n"
+     "  --ctx N             context positions per sequence (default: the model's, at most 4096)\n"
+     "  --threads T         compute threads per model (default: all cores)\n"
+     "  --http-threads N    HTTP polling threads (default 2)\n"
+     "  --max-queue N       requests waiting for a slot before 429 (default 64)\n"
+     "  --api-key KEY       require 'Authorization: Bearer KEY' (all routes but /health)\n"
+     "  --api-key-file F    the same, the key read from file F\n"
+     "  --chat-template N   chat template family (chatml, llama2, llama3, mistral-v7, ...) instead of\n"
+     "                      the one detected from the model's tokenizer.chat_template\n"
+     "  --max-body BYTES    largest request body (default 8388608); larger ones get 413\n"
+     "  --drain-timeout S   on SIGTERM/SIGINT, wait at most S seconds for requests (default 30)\n"
+     "  --no-embeddings     do not serve /v1/embeddings\n"
+     " routes: GET /v1/models, POST /v1/chat/completions, POST /v1/completions, POST /v1/embeddings,\n"
+     "         GET /health, POST /tokenize, POST /detokenize, GET /metrics (Prometheus)\n"
+     " prints 'listening on http://HOST:PORT' to stderr when ready\n",
+     lo_cmd_serve},
     {"help", "[COMMAND]", "show the commands, or one command's options", "", cmd_help},
     {"version", "", "print the version", "", cmd_version},
 };

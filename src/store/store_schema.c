@@ -141,5 +141,51 @@ static const char migration_1[] =
     "CREATE INDEX feedback_request_id ON feedback (request_id);\n"
     "CREATE INDEX feedback_label ON feedback (label);\n";
 
-const char *const lo_store__migrations[] = {migration_1};
+/* Migration 2 (ops layer): dataset contents kept content-addressed so diffs work later,
+ * GGUF metadata of model versions, deployment revisions (promote/rollback), request
+ * fields for pricing and content redaction, richer feedback, and hashed API keys. */
+static const char migration_2[] =
+    "CREATE TABLE dataset_contents (\n"
+    "  id {{ID}},\n"
+    "  sha256 TEXT NOT NULL UNIQUE,\n"
+    "  bytes BIGINT NOT NULL,\n"
+    "  content {{BLOB}} NOT NULL,\n"
+    "  created_at BIGINT NOT NULL\n"
+    ");\n"
+    "ALTER TABLE datasets ADD COLUMN bytes BIGINT NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE models ADD COLUMN metadata TEXT;\n"
+    /* routes: JSON [{"model_id":N,"weight":W}, ...]; the current revision of a deployment
+     * is the newest one not rolled back, mirrored into deployment_routes. */
+    "CREATE TABLE deployment_revisions (\n"
+    "  id {{ID}},\n"
+    "  deployment_id BIGINT NOT NULL REFERENCES deployments (id) ON DELETE CASCADE,\n"
+    "  revision BIGINT NOT NULL,\n"
+    "  routes TEXT NOT NULL,\n"
+    "  sticky BIGINT NOT NULL DEFAULT 0,\n"
+    "  rolled_back BIGINT NOT NULL DEFAULT 0,\n"
+    "  created_at BIGINT NOT NULL,\n"
+    "  UNIQUE (deployment_id, revision)\n"
+    ");\n"
+    "ALTER TABLE deployments ADD COLUMN revision BIGINT NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE requests ADD COLUMN model_name TEXT;\n"
+    "ALTER TABLE requests ADD COLUMN user_id TEXT;\n"
+    "ALTER TABLE requests ADD COLUMN content_redacted BIGINT NOT NULL DEFAULT 0;\n"
+    "ALTER TABLE feedback ADD COLUMN kind TEXT;\n"
+    "ALTER TABLE feedback ADD COLUMN corrected TEXT;\n"
+    "ALTER TABLE feedback ADD COLUMN author TEXT;\n"
+    /* An API key is shown once; the store keeps sha256(salt || secret) only. */
+    "CREATE TABLE api_keys (\n"
+    "  id {{ID}},\n"
+    "  key_id TEXT NOT NULL UNIQUE,\n"
+    "  name TEXT NOT NULL UNIQUE,\n"
+    "  salt TEXT NOT NULL,\n"
+    "  hash TEXT NOT NULL,\n"
+    "  role TEXT NOT NULL CHECK (role IN ('admin', 'inference')),\n"
+    "  budget_usd DOUBLE PRECISION NOT NULL DEFAULT 0,\n"
+    "  rate_limit_rpm BIGINT NOT NULL DEFAULT 0,\n"
+    "  created_at BIGINT NOT NULL,\n"
+    "  revoked_at BIGINT\n"
+    ");\n";
+
+const char *const lo_store__migrations[] = {migration_1, migration_2};
 const int lo_store__n_migrations = (int)(sizeof lo_store__migrations / sizeof lo_store__migrations[0]);
