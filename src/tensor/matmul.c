@@ -3,7 +3,8 @@
  * activations are quantised to the weight's vec_dot_type once (as llama.cpp does on x86),
  * then output rows are split across the pool's threads; several tokens share each
  * decoded weight row where a tile kernel exists, and Q4_0/Q8_0/Q4_K/Q6_K go through
- * 16-row × 8-token panels (one token: Q4_0 through a kernel on re-arranged activations, Q4_K 4 rows per pass). */
+ * 16-row × 8-token panels (one token: Q4_0 16 rows per pass, leftover rows through a kernel
+ * on re-arranged activations; Q4_K and Q6_K 4 rows per pass). */
 #include "tensor/tensor_internal.h"
 
 #include <pthread.h>
@@ -37,6 +38,10 @@ lo_mv_fn lo_mv_avx512_get(uint32_t type);
 /* Four weight rows (rs bytes apart) · one activation row → out[0..3] (vecdot_avx512.c). */
 typedef void (*lo_mv4_fn)(int64_t n, const void *x, size_t rs, const void *y, float *out);
 lo_mv4_fn lo_mv4_avx512_get(uint32_t type);
+/* Sixteen weight rows (rs bytes apart) · one Q8_0 activation row with its aux d_y[nb],
+ * corr[nb] → out[0..15] (vecdot_avx512.c). */
+typedef void (*lo_mv16_fn)(int64_t n, const void *x, size_t rs, const void *y, const float *aux, float *out);
+lo_mv16_fn lo_mv16_avx512_get(uint32_t type);
 
 /* Quantises an activation row to a vec_dot_type as llama.cpp's ggml-cpu does on x86
  * (lo_quant_q8_0_x86/_q8_1_x86: id = 127/amax, round half to even — not the file-format
@@ -53,6 +58,12 @@ static int g_p16_off[LO_DTYPE_COUNT];
 static size_t g_p16_cache[LO_DTYPE_COUNT];
 static lo_mv_fn g_mv512[LO_DTYPE_COUNT];
 static lo_mv4_fn g_mv4[LO_DTYPE_COUNT];
+static lo_mv16_fn g_mv16[LO_DTYPE_COUNT];
+/* BF16 per ISA: ggml_vec_dot_bf16's sum (in g_table), tinyBLAS's tile sum, and the
+ * AVX-512 multi-token tile kernel (native vdpbf16ps when the CPU has AVX512_BF16). */
+static lo_vec_dot_fn g_bf16_tile[3];
+static lo_mm_fn g_bf16_mm;
+static int g_bf16_mm_nc;
 static pthread_once_t g_table_once = PTHREAD_ONCE_INIT;
 
 static lo_vec_dot_fn ref_of(uint32_t type) {
@@ -88,7 +99,19 @@ static void table_init(void) {
         g_p16[t] = lo_p16_avx512_get(t, &g_p16_off[t], &g_p16_cache[t]);
         g_mv512[t] = lo_mv_avx512_get(t);
         g_mv4[t] = lo_mv4_avx512_get(t);
+        g_mv16[t] = lo_mv16_avx512_get(t);
     }
+    /* BF16 reproduces llama.cpp's AVX512_BF16 sums on every ISA (vecdot_ref.c) */
+    lo_bf16_dot_fn d2 = lo_bf16_dot_get(LO_BF16_AVX2, false), t2 = lo_bf16_dot_get(LO_BF16_AVX2, true);
+    lo_bf16_dot_fn d5 = lo_bf16_dot_get(LO_BF16_AVX512BF16, false), t5 = lo_bf16_dot_get(LO_BF16_AVX512BF16, true);
+    if (!d5) d5 = lo_bf16_dot_get(LO_BF16_AVX512, false), t5 = lo_bf16_dot_get(LO_BF16_AVX512, true);
+    g_bf16_tile[LO_ISA_SCALAR] = lo_vec_dot_bf16_tile_ref;
+    g_table[LO_ISA_AVX2][LO_DTYPE_BF16] = d2 ? d2 : lo_vec_dot_bf16_ref;
+    g_bf16_tile[LO_ISA_AVX2] = t2 ? t2 : lo_vec_dot_bf16_tile_ref;
+    g_table[LO_ISA_AVX512][LO_DTYPE_BF16] = d5 ? d5 : g_table[LO_ISA_AVX2][LO_DTYPE_BF16];
+    g_bf16_tile[LO_ISA_AVX512] = t5 ? t5 : g_bf16_tile[LO_ISA_AVX2];
+    g_bf16_mm = lo_bf16_mm_get(LO_BF16_AVX512BF16, &g_bf16_mm_nc);
+    if (!g_bf16_mm) g_bf16_mm = lo_bf16_mm_get(LO_BF16_AVX512, &g_bf16_mm_nc);
 }
 
 static lo_vec_dot_fn kernel_for(uint32_t type) {
@@ -105,6 +128,10 @@ float lo_vec_dot(uint32_t weight_type, int64_t n, const void *x, const void *y) 
 
 void lo_quantize_act(uint32_t type, const float *src, void *dst, int64_t n) {
     pthread_once(&g_table_once, table_init);
+    if (type == LO_DTYPE_BF16 && lo_isa_current() == LO_ISA_AVX512) {
+        lo_bf16_from_f32(src, dst, n);
+        return;
+    }
     if (type < LO_DTYPE_COUNT && g_quant512[type] && lo_isa_current() == LO_ISA_AVX512) {
         g_quant512[type](src, dst, n);
         return;
@@ -128,11 +155,11 @@ static size_t act_row_bytes(const lo_matrix *w) {
     return rb;
 }
 
-/* Scratch bytes per activation row: F16/BF16 activations may be held as f32 (rounded
- * through the half type) for the float tile kernels, so reserve 4 bytes per element. */
+/* Scratch bytes per activation row: F16 activations may be held as f32 (rounded through
+ * f16) for the float tile kernels, so reserve 4 bytes per element. */
 static size_t scratch_row_bytes(const lo_matrix *w) {
     uint32_t vt = lo_vec_dot_type(w->type);
-    if (vt == LO_DTYPE_F16 || vt == LO_DTYPE_BF16) return (size_t)w->ne0 * sizeof(float);
+    if (vt == LO_DTYPE_F16) return (size_t)w->ne0 * sizeof(float);
     return act_row_bytes(w);
 }
 
@@ -182,7 +209,7 @@ typedef struct mm_ctx {
     int mm_nc;
     float *aux; /* per token: activation block d[nb] then s[nb] as f32 (Q8_0/Q8_1) */
     size_t aux_stride;
-    uint32_t round_type; /* F16/BF16: activations kept as f32 rounded through it; else 0 */
+    uint32_t round_type; /* F16: activations kept as f32 rounded through f16; else 0 */
     int64_t k_chunk;     /* float tiles: elements of k per pass (0 = all) */
     size_t w_elem_bytes; /* float tiles: bytes per weight element */
     lo_p16_fn p16;       /* 16-row panel kernel, or NULL */
@@ -190,10 +217,10 @@ typedef struct mm_ctx {
     size_t p16_cache;    /* its scale-cache bytes per weight block */
     lo_mv_fn mv;         /* one-token kernel on arranged activations, or NULL */
     lo_mv4_fn mv4;       /* one-token kernel for 4 rows at a time, or NULL */
+    lo_mv16_fn mv16;     /* one-token kernel for 16 rows at a time (with mv for the rest), or NULL */
 } mm_ctx;
 
 void lo_round_f16_avx512(const float *x, float *y, int64_t n);
-void lo_round_bf16_avx512(const float *x, float *y, int64_t n);
 
 static void quant_job(void *p, int ith, int nth) {
     mm_ctx *c = p;
@@ -202,10 +229,6 @@ static void quant_job(void *p, int ith, int nth) {
         uint8_t *row = c->act_w + (size_t)t * c->act_rb;
         if (c->round_type == LO_DTYPE_F16) {
             lo_round_f16_avx512(c->x + t * c->w->ne0, (float *)row, c->w->ne0);
-            continue;
-        }
-        if (c->round_type == LO_DTYPE_BF16) {
-            lo_round_bf16_avx512(c->x + t * c->w->ne0, (float *)row, c->w->ne0);
             continue;
         }
         lo_quantize_act(c->act_type, c->x + t * c->w->ne0, row, c->w->ne0);
@@ -257,10 +280,16 @@ static void rows_range(const mm_ctx *c, int64_t r0, int64_t r1);
 static void rows_job(void *p, int ith, int nth) {
     const mm_ctx *c = p;
     int64_t m = c->w->ne1;
-    if (c->p16) {
+    if (c->p16 || c->mv16) {
         int64_t np = m / 16;
         int64_t p0 = np * ith / nth, p1 = np * (ith + 1) / nth;
-        panels_range(c, p0 * 16, p1 * 16);
+        if (c->mv16) {
+            for (int64_t p = p0; p < p1; p++)
+                c->mv16(c->w->ne0, (const uint8_t *)c->w->data + (size_t)p * 16 * c->w->row_bytes, c->w->row_bytes, c->act,
+                        c->aux, c->out + p * 16);
+        } else {
+            panels_range(c, p0 * 16, p1 * 16);
+        }
         if (ith == nth - 1 && np * 16 < m) rows_range(c, np * 16, m);
         return;
     }
@@ -346,10 +375,19 @@ void lo_matmul(lo_pool *pool, const lo_matrix *w, const float *x, int64_t n_toke
     mm_ctx c = {.w = w, .x = x, .n_tokens = n_tokens, .out = out};
     c.dot = kernel_for(w->type);
     LO_ASSERT(c.dot != NULL);
-    /* tiles for several tokens; for one token only where they beat the dot kernel (the
-     * legacy types, thanks to the pre-converted activation scales) */
-    if ((n_tokens > 1 || aux_floats(w)) && w->type < LO_DTYPE_COUNT && lo_isa_current() == LO_ISA_AVX512 &&
-        g_mm512[w->type]) {
+    if (w->type == LO_DTYPE_BF16) {
+        /* As llama.cpp: ≥ 2 tokens with k % 32 == 0 and m % 4 == 0 go through tinyBLAS
+         * (one accumulator per output), everything else through ggml_vec_dot_bf16; the
+         * activations are bf16 rows (scalar rounding, as ggml's from_float). */
+        if (n_tokens >= 2 && w->ne0 % 32 == 0 && w->ne1 % 4 == 0) {
+            lo_isa isa = lo_isa_current();
+            c.dot = g_bf16_tile[isa];
+            if (isa == LO_ISA_AVX512 && g_bf16_mm) c.mm = g_bf16_mm, c.mm_nc = g_bf16_mm_nc;
+        }
+    } else if ((n_tokens > 1 || aux_floats(w)) && w->type < LO_DTYPE_COUNT && lo_isa_current() == LO_ISA_AVX512 &&
+               g_mm512[w->type]) {
+        /* tiles for several tokens; for one token only where they beat the dot kernel (the
+         * legacy types, thanks to the pre-converted activation scales) */
         c.mm = g_mm512[w->type];
         c.mm_nc = g_mm512_nc[w->type];
         /* panels need 16 rows, 16·row_bytes within int32 (the scale gather's offsets) */
@@ -360,13 +398,16 @@ void lo_matmul(lo_pool *pool, const lo_matrix *w, const float *x, int64_t n_toke
         }
         if (n_tokens == 1 && g_mv512[w->type]) {
             c.mv = g_mv512[w->type];
-            c.p16_off = 8; /* the offset corrections for mv_q4_0 */
+            c.p16_off = 8; /* the offset corrections for mv_q4_0 / mv16_q4_0 */
+            /* 16 rows per pass (16·row_bytes within int32: the scale gather's offsets) */
+            if (g_mv16[w->type] && w->ne1 >= 16 && w->row_bytes <= (size_t)INT32_MAX / 16)
+                c.mv16 = g_mv16[w->type];
         }
     }
     if (n_tokens == 1 && !c.mm && w->type < LO_DTYPE_COUNT && lo_isa_current() == LO_ISA_AVX512) c.mv4 = g_mv4[w->type];
     c.act_type = lo_vec_dot_type(w->type);
     c.act_rb = act_row_bytes(w);
-    if (c.mm && (c.act_type == LO_DTYPE_F16 || c.act_type == LO_DTYPE_BF16)) {
+    if (c.mm && c.act_type == LO_DTYPE_F16) {
         c.round_type = c.act_type;
         c.act_rb = (size_t)w->ne0 * sizeof(float);
     }

@@ -185,6 +185,29 @@ LO_DECL_TYPE(q5_K)
 LO_DECL_TYPE(q6_K)
 #undef LO_DECL_TYPE
 
+/* BF16 numerics of llama.cpp's AVX512_BF16 build (vecdot_ref.c): lo_vec_dot_bf16_ref is
+ * ggml_vec_dot_bf16 (one-token matmuls); lo_vec_dot_bf16_tile_ref one output of tinyBLAS's
+ * BF16 gemm (≥ 2 tokens, n a multiple of 32); lo_bf16_dp_lane one vdpbf16ps lane on the
+ * pair x[0..1]·y[0..1]; lo_hsum16_ggml GCC's _mm512_reduce_add_ps order. The SIMD kernels
+ * reproduce these bit for bit. */
+float lo_vec_dot_bf16_tile_ref(int64_t n, const void *x, const void *y);
+float lo_bf16_dp_lane(float acc, const uint16_t *x, const uint16_t *y);
+float lo_hsum16_ggml(const float v[16]);
+
+/* vecdot_bf16.c: the same sums in SIMD. AVX2 and AVX512 emulate vdpbf16ps with FMAs and
+ * explicit flushing; AVX512BF16 is the instruction. NULL when the CPU lacks the variant.
+ * tile = the tinyBLAS sum (n a multiple of 32), else the ggml_vec_dot_bf16 one. The mm
+ * kernels: one weight row × nc ≤ max_nc bf16 activation rows (by bytes apart), tile
+ * sums to out[c·ldo] (aux unused; the signature of matmul.c's tile kernels). */
+typedef enum lo_bf16_variant { LO_BF16_AVX2, LO_BF16_AVX512, LO_BF16_AVX512BF16 } lo_bf16_variant;
+typedef float (*lo_bf16_dot_fn)(int64_t n, const void *x, const void *y);
+typedef void (*lo_bf16_mm_fn)(int64_t n, const void *x, const void *y, size_t by, const float *aux, size_t aux_stride,
+                              int nc, float *out, size_t ldo);
+lo_bf16_dot_fn lo_bf16_dot_get(lo_bf16_variant v, bool tile);
+lo_bf16_mm_fn lo_bf16_mm_get(lo_bf16_variant v, int *max_nc);
+/* f32 → bf16 exactly as lo_f32_to_bf16 (AVX-512 when the CPU has it). */
+void lo_bf16_from_f32(const float *x, uint16_t *y, int64_t n);
+
 /* Activation types: no vec_dot of their own (they are only ever the y operand). */
 void lo_dequant_q8_1(const void *src, float *dst, int64_t n);
 void lo_quant_q8_1(const float *src, void *dst, int64_t n);

@@ -64,32 +64,6 @@ static float dot_f16(int64_t n, const void *vx, const void *vy) {
     return s;
 }
 
-static inline __m256 ld_bf16(const uint16_t *p) {
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
-}
-static inline float bf2f(uint16_t h) {
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-static float dot_bf16(int64_t n, const void *vx, const void *vy) {
-    const uint16_t *x = vx, *y = vy;
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        a0 = _mm256_fmadd_ps(ld_bf16(x + i), ld_bf16(y + i), a0);
-        a1 = _mm256_fmadd_ps(ld_bf16(x + i + 8), ld_bf16(y + i + 8), a1);
-        a2 = _mm256_fmadd_ps(ld_bf16(x + i + 16), ld_bf16(y + i + 16), a2);
-        a3 = _mm256_fmadd_ps(ld_bf16(x + i + 24), ld_bf16(y + i + 24), a3);
-    }
-    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(ld_bf16(x + i), ld_bf16(y + i), a0);
-    float s = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-    for (; i < n; i++) s += bf2f(x[i]) * bf2f(y[i]);
-    return s;
-}
-
 /* ---- integer helpers ------------------------------------------------------------- */
 
 /* Σ pairs of u8·s8 → 8 int32 */
@@ -381,7 +355,6 @@ lo_vec_dot_fn lo_vec_dot_avx2_get(uint32_t type) {
     switch (type) {
     case LO_DTYPE_F32: return dot_f32;
     case LO_DTYPE_F16: return dot_f16;
-    case LO_DTYPE_BF16: return dot_bf16;
     case LO_DTYPE_Q8_0: return dot_q8_0;
     case LO_DTYPE_Q4_0: return dot_q4_0;
     case LO_DTYPE_Q4_1: return dot_q4_1;

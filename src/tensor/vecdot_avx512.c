@@ -1,11 +1,12 @@
 /* tensor: AVX-512 (F, BW, VL, VNNI) kernels — dot products, matmul tiles (one weight row
- * × up to 8 tokens; 16-row panels with rows in lanes), the one-token Q4_0 and 4-row Q4_K kernels and
+ * × up to 8 tokens; 16-row panels with rows in lanes), the one-token Q4_0 (1 and 16 rows), 4-row Q4_K and Q6_K kernels and
  * activation quantisers — compiled with a target pragma so the
  * library also builds without -march=native and picks them at run time from CPUID.
  * Integer block sums are exact; results differ from vecdot_ref.c only in float
  * summation order. Types without a kernel here fall back to the AVX2 one. */
 #include "tensor/tensor_internal.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -71,31 +72,6 @@ static float dot_f16(int64_t n, const void *vx, const void *vy) {
         __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
         __m512 xv = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, x + i));
         __m512 yv = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, y + i));
-        a1 = _mm512_fmadd_ps(xv, yv, a1);
-    }
-    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-}
-
-static inline __m512 bf16_to_ps(__m256i v) {
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16));
-}
-static inline __m512 ld_bf16(const uint16_t *p) { return bf16_to_ps(_mm256_loadu_si256((const __m256i *)p)); }
-
-static float dot_bf16(int64_t n, const void *vx, const void *vy) {
-    const uint16_t *x = vx, *y = vy;
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    int64_t i = 0;
-    for (; i + 64 <= n; i += 64) {
-        a0 = _mm512_fmadd_ps(ld_bf16(x + i), ld_bf16(y + i), a0);
-        a1 = _mm512_fmadd_ps(ld_bf16(x + i + 16), ld_bf16(y + i + 16), a1);
-        a2 = _mm512_fmadd_ps(ld_bf16(x + i + 32), ld_bf16(y + i + 32), a2);
-        a3 = _mm512_fmadd_ps(ld_bf16(x + i + 48), ld_bf16(y + i + 48), a3);
-    }
-    for (; i + 16 <= n; i += 16) a0 = _mm512_fmadd_ps(ld_bf16(x + i), ld_bf16(y + i), a0);
-    if (i < n) {
-        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
-        __m512 xv = bf16_to_ps(_mm256_maskz_loadu_epi16(m, x + i));
-        __m512 yv = bf16_to_ps(_mm256_maskz_loadu_epi16(m, y + i));
         a1 = _mm512_fmadd_ps(xv, yv, a1);
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
@@ -857,6 +833,52 @@ static float mv_q4_0(int64_t n, const void *vx, const float *aux) {
     return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[1]), _mm512_add_ps(a[2], a[3]))) + hsum256(am) + tail;
 }
 
+/* ---- Q4_0 matvec (one token), 16 weight rows per pass ---------------------------------
+ * The p16 panel scheme with one token: the 16 rows' nibbles of a block are transposed in
+ * registers so each 32-bit lane holds 4 quants of one row, the activation dwords are
+ * broadcast, and the block's 16 scales multiply as one vector — no horizontal sums and
+ * no scale permutes per block. Four independent vpdpbusd chains (one per dword position)
+ * keep the latency hidden. Short rows (a panel ≤ MV16_PF_MAX_PANEL bytes: k ≤ ~7000)
+ * interleave 16 streams within a few pages, which the hardware prefetcher follows badly,
+ * so the next panel is prefetched as one linear stream spread over this panel's blocks
+ * (tg of a TinyLlama Q4_0, k = 2048/5632: 21 → 27 tokens/s); longer rows are left to the
+ * hardware (k = 11008: 8.5 → 10.3 GB/s without). y: the Q8_0 activation row; aux as for
+ * p16_q4_0 with one token: d_y[nb] (f32), then corr[nb] (int32 bits: -8·Σq_y).
+ * out[r] = row r (lane order undone); 16·rs < 2^31. */
+#ifndef MV16_PF_MAX_PANEL
+#define MV16_PF_MAX_PANEL 65536
+#endif
+static void mv16_q4_0(int64_t n, const void *vx, size_t rs, const void *vy, const float *aux, float *out) {
+    const uint8_t *x = vx, *yq = (const uint8_t *)vy + offsetof(block_q8_0, qs);
+    const int64_t nb = n / QK4_0;
+    const int32_t *corr = (const int32_t *)(const void *)(aux + nb);
+    const __m512i m4 = _mm512_set1_epi8(0x0F), zero = _mm512_setzero_si512();
+    const __m512i goff = _mm512_mullo_epi32(p16_perm(), _mm512_set1_epi32((int)rs));
+    const size_t step = nb ? (16 * rs + (size_t)nb - 1) / (size_t)nb : 0; /* panel bytes per block */
+    const size_t pf_step = 16 * rs <= MV16_PF_MAX_PANEL ? step : 0;
+    const char *pf = (const char *)x + 16 * rs;
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++, pf += step) {
+        const uint8_t *xb = x + (size_t)b * sizeof(block_q4_0);
+        for (size_t l = 0; l < pf_step; l += 64) _mm_prefetch(pf + l, _MM_HINT_T0); /* never faults */
+        __m512i G[4];
+        tr16x4(xb + offsetof(block_q4_0, qs), rs, G);
+        /* d of the 16 rows: the low halves of a dword gathered at each row's block start */
+        const __m512 dx = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_i32gather_epi32(goff, xb, 1)));
+        const uint8_t *y = yq + (size_t)b * sizeof(block_q8_0);
+        __m512i s[4];
+#pragma GCC unroll 4
+        for (int d = 0; d < 4; d++)
+            s[d] = _mm512_dpbusd_epi32(d ? zero : bcast32(corr + b), _mm512_and_si512(G[d], m4), bcast32(y + 4 * d));
+#pragma GCC unroll 4
+        for (int d = 0; d < 4; d++)
+            s[d] = _mm512_dpbusd_epi32(s[d], _mm512_and_si512(_mm512_srli_epi16(G[d], 4), m4), bcast32(y + 16 + 4 * d));
+        const __m512i si = _mm512_add_epi32(_mm512_add_epi32(s[0], s[1]), _mm512_add_epi32(s[2], s[3]));
+        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(si), _mm512_mul_ps(dx, _mm512_set1_ps(aux[b])), acc);
+    }
+    _mm512_storeu_ps(out, _mm512_permutexvar_ps(p16_perm(), acc));
+}
+
 /* ---- Q4_K matvec (one token), 4 weight rows per pass ------------------------------------
  * The activation vectors of a super-block are loaded once for the 4 rows. A 64-byte run
  * of nibbles holds sub-blocks (2c, 2c+1) of chunk c twice over: its low nibbles are
@@ -940,6 +962,63 @@ static void mv4_q4_K(int64_t n, const void *vx, size_t rs, const void *vy, float
     float m[16];
     _mm512_storeu_ps(m, accm);
     for (int r = 0; r < 4; r++) out[r] = _mm512_reduce_add_ps(acc[r]) - (m[4 * r] + m[4 * r + 1] + m[4 * r + 2] + m[4 * r + 3]);
+}
+
+/* ---- Q6_K matvec (one token), 4 weight rows per pass ------------------------------------
+ * The activation vectors of a super-block are loaded once for the 4 rows. Per 128-element
+ * half c, [ql low nibbles | qh bits] give elements 128c+0..63 in order and [ql high
+ * nibbles | qh bits] 128c+64..127 (as in dot_q6_K), as unsigned 6-bit q. vpdpbusd of q
+ * against y gives lanes of 4 products (|lane| ≤ 4·63·128 < 2^15, int16-safe); packing two
+ * such vectors to int16 puts in each 128-bit lane k the 4 lanes of sub-block k of both
+ * (16 elements each), which meet their int8 scales (as int16) in one vpdpwssd. The -32
+ * offset is 32·Σ_g sc_g·bsums_g, subtracted from the integer sum per super-block. No
+ * software prefetch: 4 streams are followed well by the hardware (with mv4_q4_K's
+ * one-group-ahead prefetch it measured 7.3-9.0 GB/s, without 9.0-10.7, one thread). */
+static void mv4_q6_K(int64_t n, const void *vx, size_t rs, const void *vy, float *out) {
+    const uint8_t *x = vx;
+    const block_q8_K *y = vy;
+    const int64_t nb = n / QK_K;
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30), zero = _mm512_setzero_si512();
+    /* qh shifts: bits (0,1)→(4,5) in bytes 0..31, (2,3)→(4,5) in 32..63; high nibbles take bits (4,5), (6,7) */
+    const __m512i shl = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
+    const __m512i shr = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);
+    /* int16 scale index per word: lane k, words 0..3 → sub-block 8c+k, words 4..7 → 8c+4+k */
+    __m512i isc[2];
+    for (int c = 0; c < 2; c++) {
+        short v[32];
+        for (int i = 0; i < 32; i++) v[i] = (short)(8 * c + (i / 8) + ((i % 8) >= 4 ? 4 : 0));
+        isc[c] = _mm512_loadu_si512((const void *)v);
+    }
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (int64_t i = 0; i < nb; i++) {
+        const uint8_t *xb = x + (size_t)i * sizeof(block_q6_K);
+        const int8_t *q8 = y[i].qs;
+        const __m512i Y[4] = {_mm512_loadu_si512((const void *)q8), _mm512_loadu_si512((const void *)(q8 + 64)),
+                              _mm512_loadu_si512((const void *)(q8 + 128)), _mm512_loadu_si512((const void *)(q8 + 192))};
+        const __m256i bs = _mm256_loadu_si256((const __m256i *)y[i].bsums);
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++) {
+            const block_q6_K *b = (const block_q6_K *)(const void *)(xb + (size_t)r * rs);
+            const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
+            const __m512i sc = _mm512_castsi256_si512(sc16);
+            /* -32·Σ sc_g·bsums_g in the low 8 lanes */
+            const __m256i corr = _mm256_madd_epi16(sc16, bs);
+            __m512i sumi = _mm512_zextsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(corr, 5)));
+#pragma GCC unroll 2
+            for (int c = 0; c < 2; c++) {
+                const __m512i L = _mm512_loadu_si512((const void *)(b->ql + 64 * c));
+                const __m512i H = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b->qh + 32 * c)));
+                const __m512i qa = _mm512_or_si512(_mm512_and_si512(L, m4), _mm512_and_si512(_mm512_sllv_epi16(H, shl), m30));
+                const __m512i qb = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(L, 4), m4),
+                                                   _mm512_and_si512(_mm512_srlv_epi16(H, shr), m30));
+                const __m512i sa = _mm512_dpbusd_epi32(zero, qa, Y[2 * c]);
+                const __m512i sb = _mm512_dpbusd_epi32(zero, qb, Y[2 * c + 1]);
+                sumi = _mm512_dpwssd_epi32(sumi, _mm512_packs_epi32(sa, sb), _mm512_permutexvar_epi16(isc[c], sc));
+            }
+            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sumi), _mm512_set1_ps(y[i].d * h2f(b->d)), acc[r]);
+        }
+    }
+    for (int r = 0; r < 4; r++) out[r] = _mm512_reduce_add_ps(acc[r]);
 }
 
 /* Q4_K / Q5_K (q5 = 1 adds the fifth bits): scales, mins and nibbles decoded once per
@@ -1049,8 +1128,8 @@ static inline __attribute__((always_inline)) void mm_q6_K_b(const int NC, int64_
 LO_MM_DISPATCH(mm_q6_K)
 
 /* Float weights: x converted to f32 once per 16 elements, multiplied with up to LO_MM_NC
- * tokens' f32 activations (for F16/BF16 weights these are the activations rounded
- * through f16/bf16, so every product equals the F16×F16 / BF16×BF16 one). */
+ * tokens' f32 activations (for F16 weights these are the activations rounded through
+ * f16, so every product equals the F16×F16 one). */
 #define LO_FLOAT512_MM(name, LOADX)                                                                     \
     static inline __attribute__((always_inline)) void name##_b(const int NC, int64_t n, const void *vx, const void *vy, \
                                                                size_t by, const float *aux, size_t aux_stride,  \
@@ -1077,42 +1156,19 @@ static inline __m512 ldx_f32(const void *x, int64_t i, __mmask16 m) { return _mm
 static inline __m512 ldx_f16(const void *x, int64_t i, __mmask16 m) {
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)x + i));
 }
-static inline __m512 ldx_bf16(const void *x, int64_t i, __mmask16 m) {
-    return bf16_to_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)x + i));
-}
 LO_FLOAT512_MM(mm_f32, ldx_f32)
 LO_FLOAT512_MM(mm_f16, ldx_f16)
-LO_FLOAT512_MM(mm_bf16, ldx_bf16)
 
-/* x rounded through f16 (bf16) and back: exactly the values the F16 (BF16) activation
- * row holds, kept as f32 for the float tiles. Same rounding as lo_f32_to_f16 (F16C,
- * nearest even) and lo_f32_to_bf16 (nearest even, NaN kept quiet). */
+/* x rounded through f16 and back: exactly the values the F16 activation row holds,
+ * kept as f32 for the float tiles. Same rounding as lo_f32_to_f16 (F16C, nearest even).
+ * (BF16 has its own kernels in vecdot_bf16.c.) */
 void lo_round_f16_avx512(const float *x, float *y, int64_t n);
-void lo_round_bf16_avx512(const float *x, float *y, int64_t n);
 void lo_round_f16_avx512(const float *x, float *y, int64_t n) {
     int64_t i = 0;
     for (; i + 16 <= n; i += 16)
         _mm512_storeu_ps(y + i, _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
     for (; i < n; i++) y[i] = lo_f16_to_f32(lo_f32_to_f16(x[i]));
 }
-void lo_round_bf16_avx512(const float *x, float *y, int64_t n) {
-    int64_t i = 0;
-    const __m512i lsb = _mm512_set1_epi32(1), bias = _mm512_set1_epi32(0x7FFF), hi = _mm512_set1_epi32((int)0xFFFF0000u);
-    const __m512i absm = _mm512_set1_epi32(0x7FFFFFFF), inf = _mm512_set1_epi32(0x7F800000), quiet = _mm512_set1_epi32(0x00400000);
-    for (; i + 16 <= n; i += 16) {
-        __m512i u = _mm512_castps_si512(_mm512_loadu_ps(x + i));
-        __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, absm), inf);
-        __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(bias, _mm512_and_si512(_mm512_srli_epi32(u, 16), lsb)));
-        r = _mm512_mask_or_epi32(r, nan, u, quiet); /* NaN: keep the sign and payload top, set quiet */
-        _mm512_storeu_ps(y + i, _mm512_castsi512_ps(_mm512_and_si512(r, hi)));
-    }
-    for (; i < n; i++) {
-        uint16_t h = lo_f32_to_bf16(x[i]);
-        uint32_t v = (uint32_t)h << 16;
-        memcpy(y + i, &v, 4);
-    }
-}
-
 /* ---- activation quantisers (bit-exact with lo_quant_q8_0_x86 / _q8_1_x86 / f16) ------- */
 
 /* As ggml-cpu's x86 quantize_row_q8_0: d = amax/127, q = round-half-even(x · 127/amax). */
@@ -1205,7 +1261,6 @@ lo_vec_dot_fn lo_vec_dot_avx512_get(uint32_t type) {
     switch (type) {
     case LO_DTYPE_F32: return dot_f32;
     case LO_DTYPE_F16: return dot_f16;
-    case LO_DTYPE_BF16: return dot_bf16;
     default: break;
     }
     if (!f->avx512vnni) return NULL; /* the integer kernels use vpdpbusd/vpdpwssd */
@@ -1258,7 +1313,6 @@ lo_mm_fn lo_mm_avx512_get(uint32_t type, int *max_nc) {
     case LO_DTYPE_Q6_K: return mm_q6_K;
     case LO_DTYPE_F32: return mm_f32;
     case LO_DTYPE_F16: return mm_f16;
-    case LO_DTYPE_BF16: return mm_bf16;
     default: return NULL;
     }
 }
@@ -1293,6 +1347,17 @@ lo_mv_fn lo_mv_avx512_get(uint32_t type) {
     return type == LO_DTYPE_Q4_0 ? mv_q4_0 : NULL;
 }
 
+typedef void (*lo_mv16_fn)(int64_t n, const void *x, size_t rs, const void *y, const float *aux, float *out);
+lo_mv16_fn lo_mv16_avx512_get(uint32_t type);
+
+/* The one-token kernel for 16 weight rows (rs bytes apart) on Q8_0 activations plus
+ * their aux (d_y, corr), or NULL. */
+lo_mv16_fn lo_mv16_avx512_get(uint32_t type) {
+    const lo_cpu_features *f = lo_cpu_get_features();
+    if (!(f->avx512f && f->avx512bw && f->avx512vl && f->avx512vnni && f->f16c)) return NULL;
+    return type == LO_DTYPE_Q4_0 ? mv16_q4_0 : NULL;
+}
+
 typedef void (*lo_mv4_fn)(int64_t n, const void *x, size_t rs, const void *y, float *out);
 lo_mv4_fn lo_mv4_avx512_get(uint32_t type);
 
@@ -1300,10 +1365,20 @@ lo_mv4_fn lo_mv4_avx512_get(uint32_t type);
 lo_mv4_fn lo_mv4_avx512_get(uint32_t type) {
     const lo_cpu_features *f = lo_cpu_get_features();
     if (!(f->avx512f && f->avx512bw && f->avx512vl && f->avx512vnni && f->f16c)) return NULL;
-    return type == LO_DTYPE_Q4_K ? mv4_q4_K : NULL;
+    switch (type) {
+    case LO_DTYPE_Q4_K: return mv4_q4_K;
+    case LO_DTYPE_Q6_K: return mv4_q6_K;
+    default: return NULL;
+    }
 }
 
 #else /* not x86-64 GCC/Clang */
+typedef void (*lo_mv16_fn)(int64_t n, const void *x, size_t rs, const void *y, const float *aux, float *out);
+lo_mv16_fn lo_mv16_avx512_get(uint32_t type);
+lo_mv16_fn lo_mv16_avx512_get(uint32_t type) {
+    (void)type;
+    return NULL;
+}
 typedef void (*lo_mv4_fn)(int64_t n, const void *x, size_t rs, const void *y, float *out);
 lo_mv4_fn lo_mv4_avx512_get(uint32_t type);
 lo_mv4_fn lo_mv4_avx512_get(uint32_t type) {
@@ -1334,12 +1409,8 @@ lo_mm_fn lo_mm_avx512_get(uint32_t type, int *max_nc) {
     return NULL;
 }
 void lo_round_f16_avx512(const float *x, float *y, int64_t n);
-void lo_round_bf16_avx512(const float *x, float *y, int64_t n);
 void lo_round_f16_avx512(const float *x, float *y, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] = lo_f16_to_f32(lo_f32_to_f16(x[i]));
-}
-void lo_round_bf16_avx512(const float *x, float *y, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] = lo_bf16_to_f32(lo_f32_to_bf16(x[i]));
 }
 typedef void (*lo_quant_fn)(const float *src, void *dst, int64_t n);
 lo_quant_fn lo_quant_act_avx512_get(uint32_t type);

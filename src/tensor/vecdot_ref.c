@@ -4,6 +4,7 @@
  * against these. Shapes: n elements (a multiple of the block size), x and y row-sized. */
 #include "tensor/tensor_internal.h"
 
+#include <math.h>
 #include <string.h>
 
 #ifdef __clang__
@@ -26,11 +27,66 @@ float lo_vec_dot_f16_ref(int64_t n, const void *vx, const void *vy) {
     return (float)sum;
 }
 
+/* BF16 follows llama.cpp's x86 build with AVX512_BF16 (what the goldens were made with),
+ * whose BF16 dot products are built from vdpbf16ps. One lane of vdpbf16ps on the pair
+ * (x[2j], x[2j+1]) · (y[2j], y[2j+1]): acc += x[2j+1]·y[2j+1], then acc += x[2j]·y[2j]
+ * (odd element first), each sum of the exact product rounded once to f32 (an FMA);
+ * denormal inputs (bf16 and acc) read as zero and denormal sums are
+ * flushed to signed zero. Measured on the AVX512_BF16 CPU this was written on: identical
+ * bits to the instruction for 3.2M random lanes and the denormal cases of
+ * tests/tensor/test_vecdot_simd.c. */
+static inline float bf16_daz(uint16_t h) {
+    return (h & 0x7F80u) ? lo_bf2f(h) : lo_bits_f32((uint32_t)(h & 0x8000u) << 16);
+}
+static inline float f32_ftz(float f) {
+    uint32_t u = lo_f32_bits(f);
+    return (u & 0x7F800000u) ? f : lo_bits_f32(u & 0x80000000u);
+}
+float lo_bf16_dp_lane(float acc, const uint16_t *x, const uint16_t *y) {
+    acc = f32_ftz(fmaf(bf16_daz(x[1]), bf16_daz(y[1]), f32_ftz(acc)));
+    return f32_ftz(fmaf(bf16_daz(x[0]), bf16_daz(y[0]), acc));
+}
+
+/* _mm512_reduce_add_ps as GCC expands it (ggml is built with GCC): lanes j + j+8, then
+ * j + j+4, then (0+2) + (1+3). */
+float lo_hsum16_ggml(const float v[16]) {
+    float r[8], s[4];
+    for (int j = 0; j < 8; j++) r[j] = v[j + 8] + v[j];
+    for (int j = 0; j < 4; j++) s[j] = r[j + 4] + r[j];
+    return (s[0] + s[2]) + (s[1] + s[3]);
+}
+
+/* ggml_vec_dot_bf16 (AVX512_BF16): two 16-lane accumulators, c1 over elements
+ * [i, i+32) and c2 over [i+32, i+64) of every 64-element block, each reduced to f32
+ * and added in double; the n % 64 tail as f32 products added in double. llama.cpp
+ * takes this path for one-token matmuls (and whenever its sgemm declines). */
 float lo_vec_dot_bf16_ref(int64_t n, const void *vx, const void *vy) {
     const uint16_t *x = vx, *y = vy;
+    float c1[16] = {0}, c2[16] = {0};
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        for (int j = 0; j < 16; j++) {
+            c1[j] = lo_bf16_dp_lane(c1[j], x + i + 2 * j, y + i + 2 * j);
+            c2[j] = lo_bf16_dp_lane(c2[j], x + i + 32 + 2 * j, y + i + 32 + 2 * j);
+        }
+    }
     double sum = 0.0;
-    for (int64_t i = 0; i < n; i++) sum += (double)(lo_bf2f(x[i]) * lo_bf2f(y[i]));
+    sum += (double)lo_hsum16_ggml(c1);
+    sum += (double)lo_hsum16_ggml(c2);
+    for (; i < n; i++) sum += (double)(lo_bf2f(x[i]) * lo_bf2f(y[i]));
     return (float)sum;
+}
+
+/* One output of llama.cpp's tinyBLAS BF16 gemm (AVX512_BF16; n a multiple of 32):
+ * a single 16-lane accumulator over every 32 elements, reduced to f32 at the end.
+ * llama.cpp takes it for matmuls of ≥ 2 tokens whose weight has a multiple of 4 rows. */
+float lo_vec_dot_bf16_tile_ref(int64_t n, const void *vx, const void *vy) {
+    const uint16_t *x = vx, *y = vy;
+    float c[16] = {0};
+    LO_ASSERT(n % 32 == 0);
+    for (int64_t l = 0; l < n; l += 32)
+        for (int j = 0; j < 16; j++) c[j] = lo_bf16_dp_lane(c[j], x + l + 2 * j, y + l + 2 * j);
+    return lo_hsum16_ggml(c);
 }
 
 /* ---- blocks of 32 ----------------------------------------------------------------- */

@@ -68,7 +68,10 @@ static const uint32_t k_types[] = {
 };
 
 /* Raw weight blocks (every bit pattern: q8_0 -128, all scale/min codes, high bits) with
- * finite large f16 scales, against the reference on every ISA: overflow in the tiles. */
+ * finite large f16 scales, against the reference on every ISA: overflow in the tiles.
+ * 37 rows: two 16-row panels (one token: mv16_q4_0) plus 5 rows for the single-row and
+ * 4-row one-token kernels (mv4_q4_K/_q6_K: one group of 4 per thread and leftovers);
+ * 1 token and 11 (the panels/tiles). */
 static void test_raw_blocks(lo_pool *pool) {
     static const struct { uint32_t t; size_t h0, h1; } k_raw[] = {
         {LO_DTYPE_Q4_0, offsetof(block_q4_0, d), SIZE_MAX}, {LO_DTYPE_Q4_1, offsetof(block_q4_1, d), offsetof(block_q4_1, m)},
@@ -77,7 +80,7 @@ static void test_raw_blocks(lo_pool *pool) {
         {LO_DTYPE_Q3_K, offsetof(block_q3_K, d), SIZE_MAX}, {LO_DTYPE_Q4_K, offsetof(block_q4_K, d), offsetof(block_q4_K, dmin)},
         {LO_DTYPE_Q5_K, offsetof(block_q5_K, d), offsetof(block_q5_K, dmin)}, {LO_DTYPE_Q6_K, offsetof(block_q6_K, d), SIZE_MAX},
     };
-    const int64_t k = 512, m = 9, nt = 11;
+    const int64_t k = 512, m = 37, nt = 11;
     float *x = malloc(sizeof(float) * (size_t)(k * nt)), *out = malloc(sizeof(float) * (size_t)(m * nt));
     float *wd = malloc(sizeof(float) * (size_t)k), *yd = malloc(sizeof(float) * (size_t)k);
     uint8_t *w = malloc((size_t)(m * k * 2)), *yq = malloc((size_t)(nt * k * 2)), *scratch = NULL;
@@ -100,26 +103,81 @@ static void test_raw_blocks(lo_pool *pool) {
         scratch = realloc(scratch, lo_matmul_scratch_bytes(&mat, nt));
         for (int64_t tk = 0; tk < nt; tk++) quant_expected(vt, x + tk * k, yq + (size_t)tk * yrb, k);
         for (int isa = LO_ISA_SCALAR; isa <= (int)lo_isa_best(); isa++) {
-            CHECK(lo_isa_set((lo_isa)isa));
-            lo_matmul(pool, &mat, x, nt, out, scratch);
-            for (int64_t tk = 0; tk < nt; tk++) {
-                lo_dequantize_row(vt, yq + (size_t)tk * yrb, yd, k);
-                for (int64_t r = 0; r < m; r++) {
-                    const void *wr = w + (size_t)r * rb;
-                    float ref = lo_vec_dot_ref(t, k, wr, yq + (size_t)tk * yrb);
-                    lo_dequantize_row(t, wr, wd, k);
-                    double mag = 0;
-                    for (int64_t i = 0; i < k; i++) mag += fabs((double)wd[i] * yd[i]);
-                    double rel = fabs((double)out[tk * m + r] - ref) / (mag + 1e-30);
-                    CHECK_MSG(rel <= LO_TOL_MATMUL_REL, "raw %s isa=%s row %lld token %lld: %.9g vs %.9g",
-                              lo_dtype_get(t)->name, lo_isa_name((lo_isa)isa), (long long)r, (long long)tk,
-                              out[tk * m + r], ref);
+            for (int64_t ntok = 1; ntok <= nt; ntok += nt - 1) { /* one token, then a tile/panel batch */
+                CHECK(lo_isa_set((lo_isa)isa));
+                for (int64_t i = 0; i < m * ntok; i++) out[i] = NAN;
+                lo_matmul(pool, &mat, x, ntok, out, scratch);
+                for (int64_t tk = 0; tk < ntok; tk++) {
+                    lo_dequantize_row(vt, yq + (size_t)tk * yrb, yd, k);
+                    for (int64_t r = 0; r < m; r++) {
+                        const void *wr = w + (size_t)r * rb;
+                        float ref = lo_vec_dot_ref(t, k, wr, yq + (size_t)tk * yrb);
+                        lo_dequantize_row(t, wr, wd, k);
+                        double mag = 0;
+                        for (int64_t i = 0; i < k; i++) mag += fabs((double)wd[i] * yd[i]);
+                        double rel = fabs((double)out[tk * m + r] - ref) / (mag + 1e-30);
+                        CHECK_MSG(rel <= LO_TOL_MATMUL_REL, "raw %s isa=%s tokens %lld row %lld token %lld: %.9g vs %.9g",
+                                  lo_dtype_get(t)->name, lo_isa_name((lo_isa)isa), (long long)ntok, (long long)r,
+                                  (long long)tk, out[tk * m + r], ref);
+                    }
                 }
             }
         }
     }
     lo_isa_set(lo_isa_best());
     free(x), free(out), free(wd), free(yd), free(w), free(yq), free(scratch);
+}
+
+/* BF16 takes llama.cpp's path per shape, bit for bit, on every ISA and thread count:
+ * ≥ 2 tokens with k % 32 == 0 and m % 4 == 0 → the tinyBLAS sum, else (one token, or a
+ * shape tinyBLAS declines) → the ggml_vec_dot_bf16 sum; activations rounded to bf16. */
+static void test_bf16_paths(lo_pool *pool) {
+    const int64_t ks[] = {768, 96, 80}, ms[] = {36, 37}, nts[] = {1, 2, 3, 9, 17};
+    const int64_t kmax = 768, mmax = 37, ntmax = 17;
+    uint16_t *w = malloc((size_t)(kmax * mmax) * 2), *xb = malloc((size_t)(kmax * ntmax) * 2);
+    float *x = malloc(sizeof(float) * (size_t)(kmax * ntmax)), *out = malloc(sizeof(float) * (size_t)(mmax * ntmax));
+    CHECK(w && xb && x && out);
+    for (int64_t i = 0; i < kmax * mmax; i++) w[i] = lo_f32_to_bf16(frand());
+    for (int64_t i = 0; i < kmax * ntmax; i++) x[i] = 2.0f * frand();
+    int tile_seen = 0, vec_seen = 0, differ = 0;
+    for (size_t ki = 0; ki < 3; ki++) {
+        int64_t k = ks[ki];
+        for (size_t mi = 0; mi < 2; mi++) {
+            int64_t m = ms[mi];
+            lo_matrix mat = {.type = LO_DTYPE_BF16, .ne0 = k, .ne1 = m, .row_bytes = (size_t)k * 2, .data = w};
+            void *scratch = malloc(lo_matmul_scratch_bytes(&mat, ntmax));
+            for (int64_t i = 0; i < k * ntmax; i++) xb[i] = lo_f32_to_bf16(x[i]);
+            for (size_t ti = 0; ti < 5; ti++) {
+                int64_t nt = nts[ti];
+                bool tile = nt >= 2 && k % 32 == 0 && m % 4 == 0;
+                tile ? tile_seen++ : vec_seen++;
+                for (int isa = LO_ISA_SCALAR; isa <= (int)lo_isa_best(); isa++) {
+                    CHECK(lo_isa_set((lo_isa)isa));
+                    for (int64_t i = 0; i < m * nt; i++) out[i] = NAN;
+                    lo_matmul(pool, &mat, x, nt, out, scratch);
+                    int bad = 0;
+                    for (int64_t t = 0; t < nt; t++) {
+                        for (int64_t r = 0; r < m; r++) {
+                            const uint16_t *wr = w + r * k, *xr = xb + t * k;
+                            float vec = lo_vec_dot_bf16_ref(k, wr, xr);
+                            float e = tile ? lo_vec_dot_bf16_tile_ref(k, wr, xr) : vec;
+                            differ += e != vec;
+                            if (memcmp(&out[t * m + r], &e, 4) != 0 && bad++ < 3)
+                                fprintf(stderr, "bf16 k=%lld m=%lld tokens=%lld isa=%s out[%lld,%lld]=%a expect %a\n", (long long)k,
+                                        (long long)m, (long long)nt, lo_isa_name((lo_isa)isa), (long long)t, (long long)r,
+                                        (double)out[t * m + r], (double)e);
+                        }
+                    }
+                    CHECK_INT_EQ(bad, 0);
+                }
+            }
+            free(scratch);
+        }
+    }
+    /* both paths exercised, and they really are different sums for these data */
+    CHECK(tile_seen > 0 && vec_seen > 0 && differ > 0);
+    lo_isa_set(lo_isa_best());
+    free(w), free(xb), free(x), free(out);
 }
 
 int main(void) {
@@ -148,6 +206,8 @@ int main(void) {
 
     test_quantize_act();
     test_raw_blocks(pool2);
+    test_bf16_paths(NULL);
+    test_bf16_paths(pool2);
 
     lo_isa best = lo_isa_best();
     for (size_t ti = 0; ti < sizeof k_types / sizeof k_types[0]; ti++) {

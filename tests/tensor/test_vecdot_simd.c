@@ -17,6 +17,9 @@
  * n = 11008 with margin for random-sign data. */
 #define LO_TOL_VECDOT_QUANT_REL 2e-6
 #define LO_TOL_VECDOT_FLOAT_REL 2e-6
+/* BF16: every variant computes the same lane sums in the same order as the reference
+ * (llama.cpp's AVX512_BF16 numerics, vecdot_ref.c), so it must match bit for bit. */
+#define LO_TOL_VECDOT_BF16_REL 0.0
 #define LO_TOL_VECDOT_ABS 1e-30
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
@@ -84,14 +87,124 @@ static void compare(uint32_t t, int64_t n, const void *x, const void *y, float *
     float ref = lo_vec_dot_ref(t, n, x, y);
     float got = lo_vec_dot(t, n, x, y);
     double rel = fabs((double)got - (double)ref) / (mag + LO_TOL_VECDOT_ABS);
-    double tol = is_float_type(t) ? LO_TOL_VECDOT_FLOAT_REL : LO_TOL_VECDOT_QUANT_REL;
+    double tol = t == LO_DTYPE_BF16 ? LO_TOL_VECDOT_BF16_REL
+                 : is_float_type(t)   ? LO_TOL_VECDOT_FLOAT_REL
+                                      : LO_TOL_VECDOT_QUANT_REL;
     if (rel > st->max_rel) st->max_rel = rel;
     st->n_cases++;
     CHECK_MSG(rel <= tol && isfinite(got), "%s %s n=%lld isa=%s: simd %.9g ref %.9g (rel %.3g > %.3g)",
               lo_dtype_get(t)->name, what, (long long)n, lo_isa_name(lo_isa_current()), got, ref, rel, tol);
 }
 
+/* ---- BF16: llama.cpp's vdpbf16ps sums ------------------------------------------------ */
+
+static float bits_f32(uint32_t u) {
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+static uint32_t f32_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+/* Known answers for one vdpbf16ps lane (checked against the instruction on an
+ * AVX512_BF16 CPU, and again below through the native variant when this CPU has it). */
+static void test_bf16_lane(void) {
+    /* odd element first: 1 + 2^-24 ties to 1, + 1.5·2^-24 → 1 + 2^-23; even first
+     * would give 1 + 2^-22 */
+    uint16_t x[2] = {0x33C0 /* 1.5·2^-24 */, 0x3380 /* 2^-24 */}, y[2] = {0x3F80, 0x3F80};
+    CHECK_INT_EQ(f32_bits(lo_bf16_dp_lane(1.0f, x, y)), f32_bits(1.0f + 0x1p-23f));
+    /* denormal sums are flushed: 0.75·2^-126 → 0, then + 2^-126 */
+    uint16_t a[2] = {0x0080, 0x0080}, b[2] = {0x3F80, 0x3F40};
+    CHECK_INT_EQ(f32_bits(lo_bf16_dp_lane(0.0f, a, b)), 0x00800000u);
+    /* denormal bf16 inputs and accumulators read as zero */
+    uint16_t d[2] = {0x0040, 0x0000}, one[2] = {0x3F80, 0x3F80};
+    CHECK_INT_EQ(f32_bits(lo_bf16_dp_lane(0.0f, d, one)), 0u);
+    CHECK_INT_EQ(f32_bits(lo_bf16_dp_lane(bits_f32(0x00400000u), d, one)), 0u);
+    /* the reduction order: (v[j] + v[j+8]), then + v[j+4], then (0+2) + (1+3) */
+    float v[16] = {0};
+    v[0] = 1.0f, v[2] = 0x1p-24f, v[6] = 0x1p-24f; /* v[2] + v[6] first: exact 2^-23 */
+    CHECK_INT_EQ(f32_bits(lo_hsum16_ggml(v)), f32_bits(1.0f + 0x1p-23f)); /* in lane order: 1 */
+}
+
+/* A bf16 with random sign and mantissa and a biased exponent in [lo, lo + span):
+ * 112 + 24 = ordinary values, 0 + 12 = denormals and sums the lane must flush, 70 + 16 =
+ * around 2^-50, where the emulations switch between plain FMAs and explicit flushing. */
+static uint16_t rand_bf16(uint32_t lo, uint32_t span) {
+    uint32_t e = lo + (uint32_t)(rng() % span);
+    return (uint16_t)(((rng() & 1) << 15) | (e << 7) | (rng() & 0x7F));
+}
+
+static void test_bf16_variants(void) {
+    static const char *names[] = {"avx2", "avx512", "avx512bf16"};
+    const int64_t ns[] = {32, 37, 64, 96, 100, 256, 768, 4096};
+    enum { MAXN = 4096, NT = 8 };
+    uint16_t *x = malloc(MAXN * 2), *y = malloc((size_t)NT * MAXN * 2);
+    CHECK(x && y);
+    int tested = 0;
+    for (int v = LO_BF16_AVX2; v <= LO_BF16_AVX512BF16; v++) {
+        lo_bf16_dot_fn dot = lo_bf16_dot_get((lo_bf16_variant)v, false), tile = lo_bf16_dot_get((lo_bf16_variant)v, true);
+        int max_nc = 0;
+        lo_bf16_mm_fn mm = lo_bf16_mm_get((lo_bf16_variant)v, &max_nc);
+        if (!dot) {
+            fprintf(stderr, "bf16 %-10s: not on this CPU\n", names[v]);
+            continue;
+        }
+        CHECK(tile != NULL);
+        CHECK(v == LO_BF16_AVX2 ? mm == NULL : (mm != NULL && max_nc == NT));
+        int cases = 0;
+        for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
+            int64_t n = ns[ni];
+            for (int rep = 0; rep < 8; rep++) {
+                /* reps 4–5: denormals, flushing, exact zeros; 6–7: near 2^-50 */
+                uint32_t lo = rep >= 6 ? 70 : rep >= 4 ? 0 : 112, span = rep >= 6 ? 16 : rep >= 4 ? 12 : 24;
+                for (int64_t i = 0; i < n; i++) x[i] = rand_bf16(lo, span);
+                for (int64_t i = 0; i < NT * n; i++) y[i] = (rep < 4 || (i & 1)) ? rand_bf16(lo, span) : rand_bf16(112, 24);
+                if (rep == 3) for (int64_t i = 0; i < n; i += 2) x[i] = (uint16_t)(x[i + 1] ^ 0x8000); /* cancellation */
+                float r = lo_vec_dot_bf16_ref(n, x, y), g = dot(n, x, y);
+                CHECK_MSG(f32_bits(r) == f32_bits(g), "bf16 %s dot n=%lld rep %d: %a vs ref %a", names[v], (long long)n, rep,
+                          (double)g, (double)r);
+                cases++;
+                if (n % 32) continue;
+                float rt = lo_vec_dot_bf16_tile_ref(n, x, y), gt = tile(n, x, y);
+                CHECK_MSG(f32_bits(rt) == f32_bits(gt), "bf16 %s tile n=%lld rep %d: %a vs ref %a", names[v], (long long)n,
+                          rep, (double)gt, (double)rt);
+                if (!mm) continue;
+                for (int nc = 1; nc <= NT; nc++) {
+                    float out[2 * NT];
+                    for (int c = 0; c < 2 * NT; c++) out[c] = -1.0f;
+                    mm(n, x, y, (size_t)n * 2, NULL, 0, nc, out, 2); /* ldo 2: odd slots untouched */
+                    for (int c = 0; c < nc; c++) {
+                        float e = lo_vec_dot_bf16_tile_ref(n, x, y + (size_t)c * (size_t)n);
+                        CHECK_MSG(f32_bits(out[2 * c]) == f32_bits(e), "bf16 %s mm n=%lld nc=%d token %d: %a vs %a",
+                                  names[v], (long long)n, nc, c, (double)out[2 * c], (double)e);
+                        CHECK(out[2 * c + 1] == -1.0f);
+                    }
+                }
+            }
+        }
+        tested++;
+        fprintf(stderr, "bf16 %-10s: %d dot cases bit-exact with the reference (dot, tile%s)\n", names[v], cases,
+                mm ? ", mm" : "");
+    }
+    if (lo_isa_best() == LO_ISA_AVX512) CHECK(tested >= 2);
+    /* the f32 → bf16 conversion lo_matmul uses equals lo_f32_to_bf16 (ties, NaN, inf, denormals) */
+    float f[40];
+    for (int i = 0; i < 40; i++) f[i] = frand() * 1000.0f;
+    f[0] = bits_f32(0x3F808000u), f[1] = bits_f32(0x3F818000u), f[2] = bits_f32(0x7F800001u), f[3] = bits_f32(0xFFC12345u);
+    f[4] = bits_f32(0x7F7FFFFFu), f[5] = bits_f32(0x00012345u), f[6] = -0.0f, f[17] = bits_f32(0x80008000u);
+    f[18] = bits_f32(0x7F800000u), f[19] = bits_f32(0x3F80FFFFu);
+    uint16_t h[40];
+    lo_bf16_from_f32(f, h, 40);
+    for (int i = 0; i < 40; i++) CHECK_MSG(h[i] == lo_f32_to_bf16(f[i]), "bf16 conversion of %08x: %04x vs %04x", f32_bits(f[i]), h[i], lo_f32_to_bf16(f[i]));
+    free(x), free(y);
+}
+
 int main(void) {
+    test_bf16_lane();
+    test_bf16_variants();
     const int64_t max_n = 11008;
     float *xf = malloc(sizeof(float) * max_n), *yf = malloc(sizeof(float) * max_n);
     float *xd = malloc(sizeof(float) * max_n), *yd = malloc(sizeof(float) * max_n);
