@@ -59,6 +59,9 @@ int lo_cmd_datasets(int argc, char **argv);
 int lo_cmd_runs(int argc, char **argv);
 int lo_cmd_models(int argc, char **argv);
 int lo_cmd_deploy(int argc, char **argv);
+int lo_cmd_deployments(int argc, char **argv);
+/* "NAME revision R [sticky]: MODEL@V W% ..." (cli/cmd_deploy.c; a lo_ops_deployment_fn). */
+void lo_cli_print_deployment(void *ctx, const lo_ops_deployment *d);
 int lo_cmd_costs(int argc, char **argv);
 int lo_cmd_feedback(int argc, char **argv);
 int lo_cmd_keys(int argc, char **argv);

@@ -32,8 +32,9 @@ int lo_cmd_costs(int argc, char **argv) {
                       {"--input-tps", true, NULL, false},     {"--output-tps", true, NULL, false},
                       {"--prompt-tokens", true, NULL, false}, {"--completion-tokens", true, NULL, false},
                       {"--deployment", true, NULL, false},    {"--key", true, NULL, false},
-                      {"--id", true, NULL, false},            {"--status", true, NULL, false}};
-    enum { O_STORE, O_BY, O_SINCE, O_IN, O_OUT, O_UPH, O_ITPS, O_OTPS, O_PT, O_CT, O_DEP, O_KEY, O_ID, O_STATUS, O_N };
+                      {"--id", true, NULL, false},            {"--status", true, NULL, false},
+                      {"--ttft-ms", true, NULL, false},       {"--latency-ms", true, NULL, false}};
+    enum { O_STORE, O_BY, O_SINCE, O_IN, O_OUT, O_UPH, O_ITPS, O_OTPS, O_PT, O_CT, O_DEP, O_KEY, O_ID, O_STATUS, O_TTFT, O_LAT, O_N };
     char *pos[3];
     int n = 0;
     int rc = lo_cli_parse(C, argc, argv, 1, o, O_N, pos, 3, &n);
@@ -92,12 +93,18 @@ int lo_cmd_costs(int argc, char **argv) {
             return lo_cli_usage_error(C, "record needs --prompt-tokens N (N >= 0)");
         if (!o[O_CT].set || !lo_cli_parse_int(o[O_CT].value, 0, INT64_MAX, &ct))
             return lo_cli_usage_error(C, "record needs --completion-tokens N (N >= 0)");
+        double timing[2] = {-1, -1}; /* --ttft-ms, --latency-ms; unknown when absent */
+        for (int k = 0; k < 2; k++) {
+            const lo_cli_opt *t = &o[k ? O_LAT : O_TTFT];
+            if (t->set && (!lo_cli_parse_double(t->value, &timing[k]) || timing[k] < 0))
+                return lo_cli_usage_error(C, "%s takes milliseconds (a number >= 0), not '%s'", t->name, t->value);
+        }
         int64_t at = 0;
         if (o[O_SINCE].set) return lo_cli_usage_error(C, "--since is an option of the report");
         if ((rc = lo_cli_open_store(C, o[O_STORE].value, &s))) return rc;
         lo_ops_request q = {.external_id = o[O_ID].value, .created_at = at, .deployment = o[O_DEP].value,
-                            .prompt_tokens = pt, .completion_tokens = ct, .cost_usd = -1, .queue_ms = -1, .ttft_ms = -1,
-                            .latency_ms = -1, .status = o[O_STATUS].set ? o[O_STATUS].value : "ok", .client_key = o[O_KEY].value};
+                            .prompt_tokens = pt, .completion_tokens = ct, .cost_usd = -1, .queue_ms = -1, .ttft_ms = timing[0],
+                            .latency_ms = timing[1], .status = o[O_STATUS].set ? o[O_STATUS].value : "ok", .client_key = o[O_KEY].value};
         lo_ops_model m;
         if (strchr(pos[1], '@')) {
             st = lo_ops_model_get(s, pos[1], &m);

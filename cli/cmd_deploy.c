@@ -8,7 +8,7 @@
 
 static const char *C = "deploy";
 
-static void print_dep(void *ctx, const lo_ops_deployment *d) {
+void lo_cli_print_deployment(void *ctx, const lo_ops_deployment *d) {
     (void)ctx;
     printf("%s revision %lld%s:", d->name, (long long)d->revision, d->sticky ? " sticky" : "");
     for (int i = 0; i < d->n_arms; i++) printf(" %s %g%%", d->arms[i].model_ref, d->arms[i].weight);
@@ -49,13 +49,13 @@ int lo_cmd_deploy(int argc, char **argv) {
     lo_status st = LO_OK;
     lo_ops_deployment *d = malloc(sizeof *d);
     if (!d) return lo_cli_fail(C, LO_ERR_NOMEM);
-    if (strcmp(sub, "ls") == 0) st = lo_ops_deployment_list(s, print_dep, NULL);
+    if (strcmp(sub, "ls") == 0) st = lo_ops_deployment_list(s, lo_cli_print_deployment, NULL);
     else {
         if (strcmp(sub, "promote") == 0) st = lo_ops_promote(s, pos[1], d);
         else if (strcmp(sub, "rollback") == 0) st = lo_ops_rollback(s, pos[1], d);
         else if (strcmp(sub, "show") == 0) st = lo_ops_deployment_get(s, pos[1], d);
         else st = lo_ops_deploy(s, pos[0], pos[1], o[1].set ? canary : NULL, pct, o[2].set, d);
-        if (!st) print_dep(NULL, d);
+        if (!st) lo_cli_print_deployment(NULL, d);
     }
     free(d);
     lo_store_close(s);

@@ -205,6 +205,81 @@ lo_status lo_ops_log_requests(lo_store *s, const lo_ops_request *reqs, int n, bo
                               int64_t *ids);
 lo_status lo_ops_log_request(lo_store *s, const lo_ops_request *r, bool log_content, bool redact, int64_t *id);
 
+/* Asynchronous, batched request logging for request paths that must never wait on the
+ * database (the server): lo_ops_logger_submit validates the record, copies it (every
+ * string; the content only when log_content is on; created_at 0 is stamped now) into a
+ * bounded in-memory queue and returns at once; one background thread writes what has
+ * queued in batches (one transaction through lo_ops_log_requests each) when max_batch
+ * records wait or flush_ms has passed since the oldest was queued.
+ *
+ * Failures are never retried forever: a batch whose transaction fails is counted
+ * (failed_batches) and its error logged to stderr once (repeats of the same error are
+ * not logged again until a batch succeeds). When it failed on its data (LO_ERR_INVALID
+ * or LO_ERR_NOT_FOUND: a duplicate external id, a deployment deleted meanwhile), its
+ * records are written once more one by one so that only the offending ones are lost;
+ * otherwise (the store is unreachable, busy, ...) the whole batch is dropped. Records
+ * lost this way are counted in `failed`.
+ *
+ * A crash loses at most the records not yet written: the queue (at most max_queue
+ * records, in practice what arrived in the last flush_ms). When the queue is full,
+ * submit drops the record and counts it (`dropped`). At every moment
+ * submitted = written + failed + queued. */
+typedef struct lo_ops_logger lo_ops_logger;
+typedef struct lo_ops_logger_params {
+    int max_batch;     /* records per transaction, 1..65536 (default 256) */
+    int flush_ms;      /* longest a record waits before its batch is written, 0..3600000
+                        * (default 200; 0 = write as soon as the thread is free) */
+    int max_queue;     /* records held at most, 1..16777216 (default 65536) */
+    bool log_content;  /* as for lo_ops_log_requests (default off) */
+    bool redact;       /* (default on) */
+} lo_ops_logger_params;
+typedef struct lo_ops_logger_stats {
+    int64_t submitted;       /* records accepted into the queue */
+    int64_t written;         /* records committed to the store */
+    int64_t dropped;         /* records refused because the queue was full (not in submitted) */
+    int64_t failed_batches;  /* transactions that failed */
+    int64_t batches;         /* transactions committed */
+    int64_t queued;          /* accepted, not yet written or failed (includes the batch in flight) */
+    int64_t failed;          /* records lost to failed writes */
+} lo_ops_logger_stats;
+void lo_ops_logger_params_default(lo_ops_logger_params *p);
+/* Starts the writer thread. p NULL = defaults. The logger uses s from its own thread
+ * only: give it a store handle nobody else uses, and close it after lo_ops_logger_stop. */
+lo_status lo_ops_logger_start(lo_store *s, const lo_ops_logger_params *p, lo_ops_logger **out);
+/* Thread-safe, never blocks on I/O (a copy and a short critical section). LO_ERR_INVALID
+ * for a malformed record (the lo_ops_log_requests rules), LO_ERR_BUSY when the queue is
+ * full (record dropped and counted). */
+lo_status lo_ops_logger_submit(lo_ops_logger *l, const lo_ops_request *r);
+/* Blocks until everything submitted before the call is written (or failed), without
+ * waiting for flush_ms. LO_OK, or LO_ERR_IO when records failed while it waited (the
+ * message says how many; the stats keep the totals). */
+lo_status lo_ops_logger_flush(lo_ops_logger *l);
+void lo_ops_logger_stats_get(lo_ops_logger *l, lo_ops_logger_stats *out);
+/* Writes what is queued, stops the thread and frees; NULL is fine. Does not close the
+ * store. No submit may run concurrently with or after it. */
+void lo_ops_logger_stop(lo_ops_logger *l);
+
+/* Per-arm figures of a deployment from the request log, so canary arms can be compared
+ * (`llmops deployments stats NAME`): one row per model version that served requests of
+ * the deployment since since_ms (0 = all time), and one per arm of the current revision
+ * even before it has served any. Routed arms come first in the revision's order, then
+ * the others by model id. Requests logged without a model version are grouped by their
+ * model name (model_id 0). Percentiles are nearest-rank over the requests with a known
+ * value. LO_ERR_NOT_FOUND for an unknown deployment. */
+typedef struct lo_ops_arm_stats {
+    int64_t model_id;
+    char model_ref[LO_OPS_NAME_MAX + 26];
+    double weight;            /* its share in the current revision (percent; 0 = not routed now) */
+    int64_t requests, errors; /* errors: status other than "ok" */
+    int64_t prompt_tokens, completion_tokens;
+    double cost_usd;
+    double ttft_p50_ms, ttft_p99_ms, latency_p50_ms, latency_p99_ms; /* < 0 = no data */
+    double tokens_per_s;      /* completion tokens ÷ summed latency in seconds, both over the
+                               * requests with a known latency (< 0 = no data) */
+} lo_ops_arm_stats;
+typedef void (*lo_ops_arm_stats_fn)(void *ctx, const lo_ops_arm_stats *a);
+lo_status lo_ops_deployment_stats(lo_store *s, const char *name, int64_t since_ms, lo_ops_arm_stats_fn fn, void *ctx);
+
 /* Replaces e-mail addresses with [EMAIL], card numbers (13-19 digits, spaces or dashes
  * between groups, Luhn-valid) with [CARD] and phone numbers (7-15 digits, optional
  * leading +, separators space - . ( )) with [PHONE]. *out is lo_malloc'd; n_redacted may

@@ -36,6 +36,10 @@ lo_status ops_end(lo_store *s, bool owned, lo_status st);
  * concurrent registrations queue instead of failing on a unique constraint. */
 lo_status ops_begin_serial(lo_store *s, bool *owned);
 
+/* LO_OK when request record i (its index in a batch, for the message) is well formed:
+ * tokens and ids not negative, timings and cost finite, status and ids within bounds. */
+lo_status ops_check_request(const lo_ops_request *q, int i);
+
 /* Copies src (NULL = "") into dst of cap bytes, truncating. */
 void ops_copy(char *dst, size_t cap, const char *src);
 /* Splits "NAME@REST" into name (validated) and rest (NULL when no '@'). */

@@ -303,7 +303,7 @@ static lo_status build_content(const lo_ops_request *q, bool redact, char **text
     return r;
 }
 
-static lo_status check_request(const lo_ops_request *q, int i) {
+lo_status ops_check_request(const lo_ops_request *q, int i) {
     const char *what = NULL;
     if (q->prompt_tokens < 0) what = "prompt_tokens is negative";
     else if (q->completion_tokens < 0) what = "completion_tokens is negative";
@@ -388,10 +388,76 @@ static lo_status cached_price(lo_store *s, batch_cache *c, const char *name, dou
     return r;
 }
 
+/* Rows per INSERT: one statement (one round trip on PostgreSQL) carries up to this many
+ * requests, 16 parameters each. */
+#define INSERT_CHUNK 64
+#define INSERT_COLS 16
+
+/* "INSERT INTO requests (...) VALUES (?, ...), ... RETURNING id, external_id" for k rows. */
+static lo_status prepare_insert(lo_store *s, int k, lo_stmt **st) {
+    static const char head[] =
+        "INSERT INTO requests (external_id, created_at, deployment_id, model_id, prompt_tokens, completion_tokens, "
+        "cost_usd, queue_ms, ttft_ms, latency_ms, status, client_key, content, model_name, user_id, content_redacted) VALUES ";
+    static const char row[] = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    static const char tail[] = " RETURNING id, external_id";
+    _Static_assert(sizeof row - 1 == INSERT_COLS * 3 - 2 + 2, "one ? per column");
+    char sql[sizeof head + INSERT_CHUNK * (sizeof row + 2) + sizeof tail];
+    size_t o = 0;
+    memcpy(sql, head, sizeof head - 1), o += sizeof head - 1;
+    for (int i = 0; i < k; i++) {
+        if (i) sql[o++] = ',', sql[o++] = ' ';
+        memcpy(sql + o, row, sizeof row - 1), o += sizeof row - 1;
+    }
+    memcpy(sql + o, tail, sizeof tail);
+    return lo_store_prepare(s, sql, st);
+}
+
+/* Binds request q as row j of an INSERT (parameters 16j+1 .. 16j+16). */
+static lo_status bind_request(lo_stmt *ins, int j, const lo_ops_request *q, const char *ext_id, int64_t dep, const char *mname,
+                              double cost, const char *content, bool redacted) {
+    int k = j * INSERT_COLS + 1;
+    lo_store_bind_text(ins, k++, ext_id);
+    lo_store_bind_int64(ins, k++, q->created_at ? q->created_at : lo_store_now_ms());
+    if (dep) lo_store_bind_int64(ins, k++, dep); else lo_store_bind_null(ins, k++);
+    if (q->model_id) lo_store_bind_int64(ins, k++, q->model_id); else lo_store_bind_null(ins, k++);
+    lo_store_bind_int64(ins, k++, q->prompt_tokens);
+    lo_store_bind_int64(ins, k++, q->completion_tokens);
+    lo_store_bind_double(ins, k++, cost);
+    const double t[3] = {q->queue_ms, q->ttft_ms, q->latency_ms};
+    for (int i = 0; i < 3; i++)
+        if (t[i] >= 0) lo_store_bind_double(ins, k++, t[i]); else lo_store_bind_null(ins, k++);
+    lo_store_bind_text(ins, k++, q->status);
+    lo_store_bind_text(ins, k++, q->client_key);
+    lo_store_bind_text(ins, k++, content);
+    lo_store_bind_text(ins, k++, mname && mname[0] ? mname : NULL);
+    lo_store_bind_text(ins, k++, q->user && q->user[0] ? q->user : NULL);
+    return lo_store_bind_int64(ins, k++, redacted);
+}
+
+/* Runs a bound chunk of k rows starting at reqs[first]; ids (may be NULL) get the row ids,
+ * matched by external id because RETURNING promises no order. */
+static lo_status run_chunk(lo_stmt *ins, int first, int k, char (*ext)[136], int64_t *ids) {
+    bool row = false;
+    int got = 0;
+    lo_status r;
+    while ((r = lo_store_step(ins, &row)) == LO_OK && row) {
+        got++;
+        const char *e = lo_store_column_text(ins, 1);
+        for (int j = 0; ids && e && j < k; j++)
+            if (strcmp(ext[j], e) == 0) {
+                ids[first + j] = lo_store_column_int64(ins, 0);
+                break;
+            }
+    }
+    if (r == LO_OK && got != k) r = lo_error(LO_ERR_INTERNAL, NULL, "request log: %d rows inserted, %d expected", got, k);
+    if (r == LO_ERR_INVALID) lo_error_wrap(r, "requests %d-%d", first, first + k - 1);
+    return r;
+}
+
 lo_status lo_ops_log_requests(lo_store *s, const lo_ops_request *reqs, int n, bool log_content, bool redact, int64_t *ids) {
     if (n < 0 || (n > 0 && !reqs)) return lo_error(LO_ERR_INVALID, NULL, "bad request batch");
     for (int i = 0; i < n; i++) {
-        lo_status r = check_request(&reqs[i], i);
+        lo_status r = ops_check_request(&reqs[i], i);
         if (r) return r;
     }
     bool owned;
@@ -399,69 +465,53 @@ lo_status lo_ops_log_requests(lo_store *s, const lo_ops_request *reqs, int n, bo
     if (r) return r;
     batch_cache cache;
     cache.n_dep = cache.n_model = cache.n_price = 0;
-    lo_stmt *ins = NULL;
-    r = lo_store_prepare(s,
-                         "INSERT INTO requests (external_id, created_at, deployment_id, model_id, prompt_tokens, completion_tokens, "
-                         "cost_usd, queue_ms, ttft_ms, latency_ms, status, client_key, content, model_name, user_id, content_redacted) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                         &ins);
-    for (int i = 0; i < n && r == LO_OK; i++) {
-        const lo_ops_request *q = &reqs[i];
-        int64_t dep = 0;
-        if (q->deployment) {
-            r = cached_deployment(s, &cache, q->deployment, &dep);
-            if (r == LO_ERR_NOT_FOUND) lo_error(r, "deploy it first (`llmops deploy NAME MODEL@V`)", "request %d: no deployment %s", i, q->deployment);
+    lo_stmt *full = NULL, *ins = NULL; /* full: the INSERT_CHUNK-row statement, reused */
+    char (*ext)[136] = lo_malloc(INSERT_CHUNK * sizeof *ext); /* the chunk's external ids */
+    if (!ext) r = LO_ERR_NOMEM;
+    for (int first = 0; first < n && r == LO_OK; first += INSERT_CHUNK) {
+        int k = n - first < INSERT_CHUNK ? n - first : INSERT_CHUNK;
+        if (k == INSERT_CHUNK && full) r = lo_store_reset(full);
+        else if (k == INSERT_CHUNK) r = prepare_insert(s, k, &full);
+        else r = prepare_insert(s, k, &ins);
+        lo_stmt *st = k == INSERT_CHUNK ? full : ins;
+        for (int j = 0; j < k && r == LO_OK; j++) {
+            int i = first + j;
+            const lo_ops_request *q = &reqs[i];
+            int64_t dep = 0;
+            if (q->deployment) {
+                r = cached_deployment(s, &cache, q->deployment, &dep);
+                if (r == LO_ERR_NOT_FOUND) lo_error(r, "deploy it first (`llmops deploy NAME MODEL@V`)", "request %d: no deployment %s", i, q->deployment);
+            }
+            const char *mname = q->model_name;
+            if (r == LO_OK && q->model_id) {
+                r = cached_model(s, &cache, q->model_id, &mname);
+                if (r == LO_ERR_NOT_FOUND) lo_error(r, NULL, "request %d: no model with id %lld", i, (long long)q->model_id);
+            }
+            double cost = q->cost_usd;
+            if (r == LO_OK && cost < 0) {
+                double pin = 0, pout = 0;
+                if (mname && mname[0]) r = cached_price(s, &cache, mname, &pin, &pout);
+                cost = ((double)q->prompt_tokens * pin + (double)q->completion_tokens * pout) / 1e6;
+            }
+            if (r == LO_OK && q->external_id) {
+                ops_copy(ext[j], sizeof ext[j], q->external_id); /* ≤ 128 bytes (checked) */
+            } else if (r == LO_OK) {
+                uint8_t rnd[12];
+                r = ops_random(rnd, sizeof rnd);
+                memcpy(ext[j], "req-", 4);
+                lo_hex_encode(rnd, sizeof rnd, ext[j] + 4);
+            }
+            char *content = NULL;
+            bool redacted = false;
+            if (r == LO_OK && log_content && (q->messages_json || q->completion)) r = build_content(q, redact, &content, &redacted);
+            if (r == LO_OK) r = bind_request(st, j, q, ext[j], dep, mname, cost, content, redacted);
+            free(content);
         }
-        const char *mname = q->model_name;
-        if (r == LO_OK && q->model_id) {
-            r = cached_model(s, &cache, q->model_id, &mname);
-            if (r == LO_ERR_NOT_FOUND) lo_error(r, NULL, "request %d: no model with id %lld", i, (long long)q->model_id);
-        }
-        double cost = q->cost_usd;
-        if (r == LO_OK && cost < 0) {
-            double pin = 0, pout = 0;
-            if (mname && mname[0]) r = cached_price(s, &cache, mname, &pin, &pout);
-            cost = ((double)q->prompt_tokens * pin + (double)q->completion_tokens * pout) / 1e6;
-        }
-        char ext[64];
-        const char *ext_id = q->external_id;
-        if (r == LO_OK && !ext_id) {
-            uint8_t rnd[12];
-            r = ops_random(rnd, sizeof rnd);
-            memcpy(ext, "req-", 4);
-            lo_hex_encode(rnd, sizeof rnd, ext + 4);
-            ext_id = ext;
-        }
-        char *content = NULL;
-        bool redacted = false;
-        if (r == LO_OK && log_content && (q->messages_json || q->completion)) r = build_content(q, redact, &content, &redacted);
-        if (r == LO_OK && i > 0) r = lo_store_reset(ins);
-        if (r == LO_OK) {
-            int k = 1;
-            lo_store_bind_text(ins, k++, ext_id);
-            lo_store_bind_int64(ins, k++, q->created_at ? q->created_at : lo_store_now_ms());
-            if (dep) lo_store_bind_int64(ins, k++, dep); else lo_store_bind_null(ins, k++);
-            if (q->model_id) lo_store_bind_int64(ins, k++, q->model_id); else lo_store_bind_null(ins, k++);
-            lo_store_bind_int64(ins, k++, q->prompt_tokens);
-            lo_store_bind_int64(ins, k++, q->completion_tokens);
-            lo_store_bind_double(ins, k++, cost);
-            const double t[3] = {q->queue_ms, q->ttft_ms, q->latency_ms};
-            for (int j = 0; j < 3; j++)
-                if (t[j] >= 0) lo_store_bind_double(ins, k++, t[j]); else lo_store_bind_null(ins, k++);
-            lo_store_bind_text(ins, k++, q->status);
-            lo_store_bind_text(ins, k++, q->client_key);
-            lo_store_bind_text(ins, k++, content);
-            lo_store_bind_text(ins, k++, mname && mname[0] ? mname : NULL);
-            lo_store_bind_text(ins, k++, q->user && q->user[0] ? q->user : NULL);
-            r = lo_store_bind_int64(ins, k++, redacted);
-            int64_t id = 0;
-            if (r == LO_OK) r = lo_store_last_insert_id(ins, &id);
-            if (r == LO_OK && ids) ids[i] = id;
-            if (r == LO_ERR_INVALID) lo_error_wrap(r, "request %d (external id %s)", i, ext_id);
-        }
-        free(content);
+        if (r == LO_OK) r = run_chunk(st, first, k, ext, ids);
     }
+    lo_store_finalize(full);
     lo_store_finalize(ins);
+    lo_free(ext);
     return ops_end(s, owned, r);
 }
 

@@ -7,57 +7,7 @@
 #include <math.h>
 #include <pthread.h>
 
-#include "check.h"
-#include "llmops/gguf.h"
-#include "llmops/ops.h"
-
-typedef struct ops_env {
-    char *(*fresh_url)(void *ctx); /* malloc'd URL of a new empty store */
-    void *ctx;
-    const char *dir;               /* scratch directory */
-} ops_env;
-
-static lo_store *ops_open(const ops_env *e) {
-    char *url = e->fresh_url(e->ctx);
-    lo_store *s = NULL;
-    lo_status r = lo_store_open(url, &s);
-    CHECK_MSG(r == LO_OK, "open %s: %s", url, lo_error_message());
-    free(url);
-    return s;
-}
-
-static void ops_write(const char *path, const char *text) {
-    FILE *f = fopen(path, "wb");
-    CHECK(f != NULL);
-    if (!f) return;
-    fputs(text, f);
-    fclose(f);
-}
-
-static int64_t ops_count(lo_store *s, const char *sql) {
-    lo_stmt *st = NULL;
-    bool row = false;
-    int64_t v = -1;
-    if (lo_store_prepare(s, sql, &st) == LO_OK && lo_store_step(st, &row) == LO_OK && row) v = lo_store_column_int64(st, 0);
-    lo_store_finalize(st);
-    return v;
-}
-
-/* A tiny valid GGUF: llama arch, one F32 tensor whose values depend on `seed`. */
-static void ops_write_gguf(const char *path, float seed) {
-    lo_gguf_writer *w = NULL;
-    CHECK_OK(lo_gguf_writer_create(3, &w));
-    if (!w) return;
-    CHECK_OK(lo_gguf_writer_set_str(w, "general.architecture", "llama"));
-    CHECK_OK(lo_gguf_writer_set_str(w, "general.name", "tiny"));
-    CHECK_OK(lo_gguf_writer_set_u32(w, "llama.context_length", 256));
-    float data[8];
-    for (int i = 0; i < 8; i++) data[i] = seed + (float)i;
-    int64_t ne[2] = {4, 2};
-    CHECK_OK(lo_gguf_writer_add_tensor(w, "tok_embd.weight", LO_DTYPE_F32, 2, ne, data, sizeof data));
-    CHECK_OK(lo_gguf_writer_write(w, path));
-    lo_gguf_writer_free(w);
-}
+#include "ops_fixture.h"
 
 /* ---- datasets ---------------------------------------------------------------------- */
 
@@ -590,6 +540,126 @@ static void ops_contract_requests(const ops_env *e) {
     lo_store_close(s);
 }
 
+/* ---- deployment stats ------------------------------------------------------------------ */
+
+typedef struct arm_rec {
+    int n;
+    lo_ops_arm_stats a[8];
+} arm_rec;
+
+static void on_arm(void *p, const lo_ops_arm_stats *a) {
+    arm_rec *r = p;
+    if (r->n < 8) r->a[r->n++] = *a;
+}
+
+static bool near(double a, double b) { return fabs(a - b) < 1e-9; }
+
+static void ops_contract_stats(const ops_env *e) {
+    lo_store *s = ops_open(e);
+    if (!s) return;
+    int64_t ids[3];
+    for (int i = 0; i < 3; i++) {
+        char path[512];
+        lo_ops_model m;
+        snprintf(path, sizeof path, "%s/st%d.gguf", e->dir, i);
+        ops_write_gguf(path, 40.0f + (float)i);
+        CHECK_OK(lo_ops_model_register(s, "arm", path, 0, NULL, &m, NULL));
+        ids[i] = m.id;
+    }
+    /* Revision 1 served arm@3; revision 2 (current) splits arm@1 75 / arm@2 25. */
+    CHECK_OK(lo_ops_deploy(s, "ab", "arm@3", NULL, 0, false, NULL));
+    CHECK_OK(lo_ops_deploy(s, "other", "arm@1", NULL, 0, false, NULL));
+    int64_t t0 = 1700000000000;
+    lo_ops_request base = {.deployment = "ab", .queue_ms = -1, .status = "ok"};
+    lo_ops_request q[10];
+    for (int i = 0; i < 10; i++) q[i] = base;
+    /* arm@1: latencies 100 200 300 400 1000 ms, TTFT 10 20 30 40 and one unknown,
+     * completions 10..50 (150), one error, $0.01 each. */
+    for (int i = 0; i < 5; i++) {
+        q[i].model_id = ids[0], q[i].created_at = t0 + i, q[i].prompt_tokens = 1, q[i].completion_tokens = 10 * (i + 1);
+        q[i].cost_usd = 0.01, q[i].latency_ms = i < 4 ? 100.0 * (i + 1) : 1000, q[i].ttft_ms = i < 4 ? 10.0 * (i + 1) : -1;
+    }
+    q[4].status = "error";
+    /* arm@2: latencies 50 and unknown, TTFT 5 and 7, completions 100 and 30, one canceled. */
+    q[5].model_id = ids[1], q[5].created_at = t0 + 5, q[5].prompt_tokens = 2, q[5].completion_tokens = 100;
+    q[5].cost_usd = 0.2, q[5].latency_ms = 50, q[5].ttft_ms = 5;
+    q[6].model_id = ids[1], q[6].created_at = t0 + 6, q[6].prompt_tokens = 3, q[6].completion_tokens = 30;
+    q[6].cost_usd = 0.3, q[6].latency_ms = -1, q[6].ttft_ms = 7, q[6].status = "canceled";
+    /* arm@3, a day before t0 and no timings; an upstream model on the same deployment;
+     * arm@1 on another deployment (not counted). */
+    q[7].model_id = ids[2], q[7].created_at = t0 - 86400000, q[7].prompt_tokens = 4, q[7].completion_tokens = 4;
+    q[7].cost_usd = 0, q[7].latency_ms = -1, q[7].ttft_ms = -1;
+    q[8].model_name = "gpt-x", q[8].created_at = t0 + 8, q[8].completion_tokens = 20, q[8].cost_usd = 0.5;
+    q[8].latency_ms = 10, q[8].ttft_ms = -1;
+    q[9].deployment = "other", q[9].model_id = ids[0], q[9].created_at = t0 + 9, q[9].completion_tokens = 999;
+    q[9].cost_usd = 9, q[9].latency_ms = 1, q[9].ttft_ms = 1;
+    CHECK_OK(lo_ops_log_requests(s, q, 10, false, false, NULL));
+    CHECK_OK(lo_ops_deploy(s, "ab", "arm@1", "arm@2", 25, false, NULL));
+
+    arm_rec r = {0};
+    CHECK_OK(lo_ops_deployment_stats(s, "ab", 0, on_arm, &r));
+    CHECK_INT_EQ(r.n, 4); /* routed arms first, then by model id: gpt-x (id 0), arm@3 */
+    if (r.n == 4) {
+        lo_ops_arm_stats *a = &r.a[0], *b = &r.a[1], *u = &r.a[2], *old = &r.a[3];
+        CHECK_STR_EQ(a->model_ref, "arm@1");
+        CHECK_INT_EQ(a->model_id, ids[0]);
+        CHECK(near(a->weight, 75));
+        CHECK_INT_EQ(a->requests, 5);
+        CHECK_INT_EQ(a->errors, 1);
+        CHECK_INT_EQ(a->prompt_tokens, 5);
+        CHECK_INT_EQ(a->completion_tokens, 150);
+        CHECK(near(a->cost_usd, 0.05));
+        /* Nearest rank: p50 of 5 values is the 3rd, p99 the 5th; of 4 TTFTs the 2nd and 4th. */
+        CHECK(near(a->latency_p50_ms, 300) && near(a->latency_p99_ms, 1000));
+        CHECK(near(a->ttft_p50_ms, 20) && near(a->ttft_p99_ms, 40));
+        CHECK(near(a->tokens_per_s, 150 / 2.0)); /* 150 tokens over 2.0 s of latency */
+        CHECK_STR_EQ(b->model_ref, "arm@2");
+        CHECK(near(b->weight, 25));
+        CHECK_INT_EQ(b->requests, 2);
+        CHECK_INT_EQ(b->errors, 1);
+        CHECK_INT_EQ(b->prompt_tokens, 5);
+        CHECK_INT_EQ(b->completion_tokens, 130);
+        CHECK(near(b->cost_usd, 0.5));
+        CHECK(near(b->latency_p50_ms, 50) && near(b->latency_p99_ms, 50));
+        CHECK(near(b->ttft_p50_ms, 5) && near(b->ttft_p99_ms, 7));
+        CHECK(near(b->tokens_per_s, 100 / 0.05)); /* only the request with a latency */
+        CHECK_STR_EQ(u->model_ref, "gpt-x");
+        CHECK_INT_EQ(u->model_id, 0);
+        CHECK(u->weight == 0);
+        CHECK_INT_EQ(u->requests, 1);
+        CHECK(near(u->tokens_per_s, 2000));
+        CHECK(u->ttft_p50_ms < 0 && u->ttft_p99_ms < 0);
+        CHECK_STR_EQ(old->model_ref, "arm@3");
+        CHECK(old->weight == 0);
+        CHECK_INT_EQ(old->requests, 1);
+        CHECK_INT_EQ(old->completion_tokens, 4);
+        CHECK(old->latency_p50_ms < 0 && old->ttft_p99_ms < 0 && old->tokens_per_s < 0);
+    }
+    /* Since t0: arm@3's old request drops out and, not routed, so does its row. */
+    memset(&r, 0, sizeof r);
+    CHECK_OK(lo_ops_deployment_stats(s, "ab", t0, on_arm, &r));
+    CHECK_INT_EQ(r.n, 3);
+    if (r.n == 3) CHECK_STR_EQ(r.a[2].model_ref, "gpt-x");
+    /* A new canary arm shows before it has served anything. */
+    CHECK_OK(lo_ops_deploy(s, "ab", "arm@1", "arm@3", 10, false, NULL));
+    memset(&r, 0, sizeof r);
+    CHECK_OK(lo_ops_deployment_stats(s, "ab", t0, on_arm, &r));
+    CHECK_INT_EQ(r.n, 4);
+    if (r.n == 4) {
+        CHECK_STR_EQ(r.a[1].model_ref, "arm@3");
+        CHECK(near(r.a[1].weight, 10));
+        CHECK_INT_EQ(r.a[1].requests, 0);
+        CHECK(r.a[1].latency_p50_ms < 0 && r.a[1].tokens_per_s < 0);
+        CHECK_STR_EQ(r.a[2].model_ref, "gpt-x");
+        CHECK_STR_EQ(r.a[3].model_ref, "arm@2"); /* served, no longer routed */
+        CHECK(r.a[3].weight == 0 && r.a[3].requests == 2);
+    }
+    CHECK_INT_EQ(lo_ops_deployment_stats(s, "nope", 0, on_arm, &r), LO_ERR_NOT_FOUND);
+    CHECK_INT_EQ(lo_ops_deployment_stats(s, "bad name", 0, on_arm, &r), LO_ERR_INVALID);
+    CHECK_INT_EQ(lo_ops_deployment_stats(s, "ab", -1, on_arm, &r), LO_ERR_RANGE);
+    lo_store_close(s);
+}
+
 /* Pure functions: redaction cases and the Luhn check. */
 static void ops_contract_redact(void) {
     static const struct {
@@ -680,6 +750,7 @@ static void ops_contract_run_all(const ops_env *e) {
     ops_contract_models_runs(e);
     ops_contract_deploy(e);
     ops_contract_requests(e);
+    ops_contract_stats(e);
     ops_contract_concurrent(e);
     lo_error_clear();
 }

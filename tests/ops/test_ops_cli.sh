@@ -1,6 +1,6 @@
 #!/bin/sh
 # The records commands end to end on a fresh SQLite store (and PostgreSQL too when
-# LLMOPS_TEST_PG is set): datasets, runs, models, deploy, costs, feedback, keys — their
+# LLMOPS_TEST_PG is set): datasets, runs, models, deploy, deployments, costs, feedback, keys — their
 # output, exit codes and error messages, --store and LLMOPS_STORE.
 # Usage: sh test_ops_cli.sh LLMOPS SOURCE_DIR SHARED_DIR
 LLMOPS=$1
@@ -155,6 +155,34 @@ check "costs bad by" 2 $rc
 check "keys ls spent" "0.6500" "$(L keys ls | awk -v k="$KID" '$1==k{print $5}')"
 check "keys revoke" "revoked ci" "$(L keys revoke ci)"
 has "keys ls revoked" "revoked" "$(L keys ls | grep "$KID")"
+
+# deployment stats: per arm, hand-computed ($1/M in, $10/M out for tiny)
+#   tiny@1 on web: r2 (250000 in, 40000 out, $0.65, no timings), s1 (10 in, 100 out,
+#     TTFT 20, latency 500), s2 (10 in, 300 out, TTFT 40, latency 1500, error)
+#     → 3 requests, 1 error, 250020 in, 40400 out, 0.65 + 0.00101 + 0.00301 = $0.65402,
+#       TTFT p50/p99 20/40, latency 500/1500, 400 tokens / 2.0 s = 200 tok/s
+#   tiny@2 (canary 20%): s3 (5 in, 50 out, TTFT 10, latency 250) → $0.000505, 200 tok/s
+check "deployments show" "web revision 4: tiny@1 80% tiny@2 20%" "$(L deploy web tiny@1 --canary tiny@2:20% >/dev/null && L deployments show web)"
+check "deployments ls" "web revision 4: tiny@1 80% tiny@2 20%" "$(L deployments ls)"
+L costs record tiny@1 --prompt-tokens 10 --completion-tokens 100 --deployment web --ttft-ms 20 --latency-ms 500 --id s1 >/dev/null
+L costs record tiny@1 --prompt-tokens 10 --completion-tokens 300 --deployment web --ttft-ms 40 --latency-ms 1500 --status error --id s2 >/dev/null
+L costs record tiny@2 --prompt-tokens 5 --completion-tokens 50 --deployment web --ttft-ms 10 --latency-ms 250 --id s3 >/dev/null
+check "deployments stats" "ARM                       WEIGHT  REQUESTS  ERRORS  PROMPT_TOK   COMPL_TOK     COST_USD  TTFT_P50  TTFT_P99   LAT_P50   LAT_P99     TOK/S
+tiny@1                     80.0%         3       1      250020       40400     0.654020      20.0      40.0     500.0    1500.0     200.0
+tiny@2                     20.0%         1       0           5          50     0.000505      10.0      10.0     250.0     250.0     200.0" "$(L deployments stats web)"
+out=$(L deployments stats web --json)
+has "deployments stats json" '"model":"tiny@2","model_id":2,"weight":20.0,"requests":1,"errors":0,"prompt_tokens":5,"completion_tokens":50,"cost_usd":0.000505,"ttft_p50_ms":10.0,"ttft_p99_ms":10.0,"latency_p50_ms":250.0,"latency_p99_ms":250.0,"tokens_per_s":200.0}' "$out"
+has "deployments stats json head" '{"deployment":"web","since_ms":0,"arms":[{"model":"tiny@1"' "$out"
+check "deployments stats since" "tiny@1 0 - -" "$(L deployments stats web --since 2999-01-01 | awk 'NR==2{print $1, $3, $8, $12}')"
+check "deployments stats since json" '"ttft_p50_ms":null' "$(L deployments stats web --since 2999-01-01 --json | grep -o '"ttft_p50_ms":null' | head -n 1)"
+out=$(L deployments stats ghost 2>&1); rc=$?
+check "deployments stats unknown" "1 llmops deployments: no deployment ghost" "$rc $(echo "$out" | head -n 1)"
+out=$(L deployments stats 2>&1); rc=$?
+check "deployments stats no name" 2 $rc
+out=$(L deployments show web --json 2>&1); rc=$?
+check "deployments json only for stats" 2 $rc
+out=$(L costs record tiny@1 --prompt-tokens 1 --completion-tokens 1 --latency-ms -3 2>&1); rc=$?
+check "costs record bad latency" "2 llmops costs: --latency-ms takes milliseconds (a number >= 0), not '-3'" "$rc $(echo "$out" | head -n 1)"
 
 # feedback
 check "feedback add" "feedback 1 recorded on request r2" "$(L feedback add r2 --thumbs down --corrected 'better answer' --author ann)"

@@ -16,9 +16,5 @@ int main(void) {
     ops_env env = {pg_schema_fresh, &c, dir};
     ops_contract_run_all(&env);
     pg_schema_close(&c);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
-    CHECK_INT_EQ(lo_alloc_live_bytes(), 0);
-    return check_done();
+    return ops_finish(dir);
 }
