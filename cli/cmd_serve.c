@@ -1,5 +1,6 @@
-/* `llmops serve`: the OpenAI-compatible server for one or more models, until SIGTERM or
- * SIGINT, which drain in-flight requests (bounded) and exit 0. */
+/* `llmops serve`: the OpenAI-compatible server for one or more models — and with a store
+ * (--store or LLMOPS_STORE) its deployments, keys and request log — until SIGTERM or
+ * SIGINT, which drain in-flight requests (bounded), write the request log and exit 0. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include "cli.h"
 
 #define MAX_MODELS 16
+#define MAX_DEPLOYMENTS 64
 
 static char *read_key_file(const char *path) {
     char *data = NULL;
@@ -23,6 +25,9 @@ int lo_cmd_serve(int argc, char **argv) {
     lo_server_params_default(&p);
     char *specs[MAX_MODELS];
     int n_models = 0;
+    const char *deployments[MAX_DEPLOYMENTS];
+    int n_deployments = 0;
+    const char *store_flag = NULL;
     char *key_from_file = NULL;
     double drain_s = 30;
     long long v;
@@ -92,15 +97,39 @@ int lo_cmd_serve(int argc, char **argv) {
             p.chat_template = val;
         } else if (strcmp(a, "--no-embeddings") == 0) {
             p.embeddings = false;
+        } else if (strcmp(a, "--store") == 0) {
+            NEED_VAL();
+            if (!val[0]) return lo_cli_usage_error(cmd, "--store is empty");
+            store_flag = val;
+        } else if (strcmp(a, "--deployment") == 0) {
+            NEED_VAL();
+            if (n_deployments == MAX_DEPLOYMENTS) return lo_cli_usage_error(cmd, "at most %d --deployment", MAX_DEPLOYMENTS);
+            deployments[n_deployments++] = val;
+        } else if (strcmp(a, "--log-content") == 0) {
+            p.log_content = true;
+        } else if (strcmp(a, "--no-redact") == 0) {
+            p.redact = false;
+        } else if (strcmp(a, "--log-flush-ms") == 0) {
+            NEED_VAL();
+            if (!lo_cli_parse_int(val, 1, 60000, &v)) return lo_cli_usage_error(cmd, "--log-flush-ms takes 1..60000, not '%s'", val);
+            p.log_flush_ms = (int)v;
         } else {
             lo_free(key_from_file);
             return lo_cli_usage_error(cmd, "unknown option '%s'", a);
         }
 #undef NEED_VAL
     }
-    if (n_models == 0) {
+    /* a store only when asked for: plain `serve -m FILE` touches none */
+    const char *env_store = getenv("LLMOPS_STORE");
+    if (store_flag) p.store_url = store_flag;
+    else if (env_store && env_store[0]) p.store_url = env_store;
+    if (!p.store_url && (n_deployments > 0 || p.log_content || !p.redact)) {
         lo_free(key_from_file);
-        return lo_cli_usage_error(cmd, "give a model with -m FILE.gguf[:NAME]");
+        return lo_cli_usage_error(cmd, "--deployment, --log-content and --no-redact need a store: give --store URL or set LLMOPS_STORE");
+    }
+    if (n_models == 0 && !p.store_url) {
+        lo_free(key_from_file);
+        return lo_cli_usage_error(cmd, "give a model with -m FILE.gguf[:NAME], or a store with deployments (--store URL)");
     }
     /* Block the signals in every thread (created below inherit the mask); this thread
      * waits for them with sigwait. */
@@ -134,6 +163,17 @@ int lo_cmd_serve(int argc, char **argv) {
             snprintf(path, sizeof path, "%s", spec);
         }
         st = lo_server_add_model(s, path, name);
+        if (st != LO_OK) {
+            int rc = lo_cli_fail(cmd, st);
+            lo_server_free(s);
+            lo_free(key_from_file);
+            return rc;
+        }
+    }
+    if (p.store_url) {
+        /* every deployment, or the ones named */
+        for (int i = 0; i < (n_deployments ? n_deployments : 1) && st == LO_OK; i++)
+            st = lo_server_add_deployment(s, n_deployments ? deployments[i] : NULL);
         if (st != LO_OK) {
             int rc = lo_cli_fail(cmd, st);
             lo_server_free(s);

@@ -166,13 +166,24 @@ static const lo_cli_command commands[] = {
      "  rollback NAME      return to the previous revision (repeat to go further back)\n"
      "  --store URL        as for datasets\n",
      lo_cmd_deploy},
-    {"costs", "[--by model|deployment|key] [--since DATE] | price MODEL (--input X --output Y | --usd-per-hour H --input-tps T --output-tps T) | prices | record MODEL --prompt-tokens N --completion-tokens N [--deployment D] [--key K] [--id ID]",
+    {"deployments", "ls | show NAME | stats NAME [--since DATE] [--json]",
+     "deployments and per-arm figures from the request log, to compare a canary with the primary",
+     "  ls                 every deployment with its current arms and weights\n"
+     "  show NAME          one deployment (as `deploy show`)\n"
+     "  stats NAME         per model version: weight now, requests, errors, tokens, cost,\n"
+     "                     TTFT and latency p50/p99 (ms, nearest rank), tokens/s\n"
+     "  --since DATE       only requests from then on: YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS]Z or Unix ms\n"
+     "  --json             stats as one JSON object (unknown figures are null)\n"
+     "  --store URL        as for datasets\n",
+     lo_cmd_deployments},
+    {"costs", "[--by model|deployment|key] [--since DATE] | price MODEL (--input X --output Y | --usd-per-hour H --input-tps T --output-tps T) | prices | record MODEL --prompt-tokens N --completion-tokens N [--deployment D] [--key K] [--id ID] [--status S] [--ttft-ms MS] [--latency-ms MS]",
      "cost totals of the request log, and the prices they come from",
      "  --by G             group by model (default), deployment or key\n"
      "  --since DATE       YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS]Z (UTC) or Unix ms\n"
      "  price MODEL        set $ per million input/output tokens; for local models derive them\n"
      "                     from the machine's $/hour and measured tokens/s (llmops bench)\n"
      "  record MODEL       log a request served elsewhere (MODEL: NAME@V or an upstream name)\n"
+     "  --ttft-ms, --latency-ms  its timings, when known (they feed `deployments stats`)\n"
      "  --store URL        as for datasets\n",
      lo_cmd_costs},
     {"feedback", "add REQUEST_ID (--thumbs up|down | --rating 1-5) [--label L] [--comment C] [--corrected TEXT] [--author A] | export --format sft|preference FILE",
@@ -190,7 +201,7 @@ static const lo_cli_command commands[] = {
      "  ls                 keys with their spend; revoke ID|NAME disables one\n"
      "  --store URL        as for datasets\n",
      lo_cmd_keys},
-    {"serve", "-m FILE[:NAME] [-m ...] [--host H] [--port P] [--parallel N] [--ctx N] [--threads T] [--api-key KEY | --api-key-file F] [--max-queue N] [--chat-template NAME] [--max-body BYTES]",
+    {"serve", "-m FILE[:NAME] [-m ...] [--store URL [--deployment NAME ...]] [--host H] [--port P] [--parallel N] [--ctx N] [--threads T] [--api-key KEY | --api-key-file F] [--max-queue N] [--chat-template NAME] [--max-body BYTES]",
      "serve models over an OpenAI-compatible HTTP API (chat, completions, embeddings, SSE, /metrics)",
      "  -m FILE[:NAME]      a GGUF model, served as NAME (default: the file stem); repeatable\n"
      "  --host H            bind address (default 127.0.0.1; 0.0.0.0 for every interface)\n"
@@ -207,8 +218,17 @@ static const lo_cli_command commands[] = {
      "  --max-body BYTES    largest request body (default 8388608); larger ones get 413\n"
      "  --drain-timeout S   on SIGTERM/SIGINT, wait at most S seconds for requests (default 30)\n"
      "  --no-embeddings     do not serve /v1/embeddings\n"
+     " with a store (--store URL or $LLMOPS_STORE; without either no store is opened):\n"
+     "  --store URL         sqlite:PATH or postgres://...: serve its deployments by name (canary\n"
+     "                      routing, sticky by 'user'), check its API keys (role, budget, rate\n"
+     "                      limit), log every request, take feedback and answer /api/...\n"
+     "  --deployment NAME   serve only this deployment (repeatable; default: all of them)\n"
+     "  --log-content       keep messages and completions in the request log\n"
+     "  --no-redact         do not redact e-mails, phone and card numbers in logged content\n"
+     "  --log-flush-ms MS   longest a finished request waits to be written (default 200)\n"
      " routes: GET /v1/models, POST /v1/chat/completions, POST /v1/completions, POST /v1/embeddings,\n"
-     "         GET /health, POST /tokenize, POST /detokenize, GET /metrics (Prometheus)\n"
+     "         GET /health, POST /tokenize, POST /detokenize, GET /metrics (Prometheus); with a\n"
+     "         store also POST /v1/feedback and GET /api/... (admin keys)\n"
      " prints 'listening on http://HOST:PORT' to stderr when ready\n",
      lo_cmd_serve},
     {"help", "[COMMAND]", "show the commands, or one command's options", "", cmd_help},

@@ -57,6 +57,8 @@ const char *lo_http_req_method(const lo_http_req *r); /* "GET", "POST", ... */
 const char *lo_http_req_path(const lo_http_req *r);   /* without the query string */
 /* A request header (case-insensitive name) or NULL. Only during the handler call. */
 const char *lo_http_req_header(const lo_http_req *r, const char *name);
+/* A query-string argument (?name=value, percent-decoded) or NULL. Only during the handler call. */
+const char *lo_http_req_query(const lo_http_req *r, const char *name);
 const char *lo_http_req_body(const lo_http_req *r, size_t *len); /* NUL-terminated copy */
 /* The body exceeded max_body_bytes: it was discarded and the handler should answer 413
  * (if it answers nothing synchronously, a plain-text 413 is sent). */

@@ -145,6 +145,10 @@ const char *lo_http_req_header(const lo_http_req *r, const char *name) {
     struct MHD_Connection *c = r->conn;
     return c ? MHD_lookup_connection_value(c, MHD_HEADER_KIND, name) : NULL;
 }
+const char *lo_http_req_query(const lo_http_req *r, const char *name) {
+    struct MHD_Connection *c = r->conn;
+    return c ? MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name) : NULL;
+}
 bool lo_http_req_body_too_large(const lo_http_req *r) { return r->too_large; }
 
 void lo_http_req_on_close(lo_http_req *r, lo_http_close_cb cb, void *user) {

@@ -2,7 +2,9 @@
  * lo_sched_requests (one per choice: n × prompts) and submits them; the scheduler thread's
  * callbacks fill in each choice and either stream server-sent-event chunks or, when every
  * choice is done, answer with the whole JSON. Embeddings run on the scheduler thread
- * between steps (lo_sched_embed), the HTTP thread waiting. */
+ * between steps (lo_sched_embed), the HTTP thread waiting. Every request that reached a
+ * model ends in one request-log record (reqlog.c): a job's when its last choice is done,
+ * the handler's for embeddings and for a request refused before a job existed. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -31,6 +33,7 @@ typedef struct srv_choice {
     lo_status status;
     char *error;
     int32_t n_prompt, n_completion;
+    double t_queue_ms, t_first_ms; /* from the DONE event; t_first_ms 0 = no token */
     double t_last_token;
     char *piece; /* scratch for token text */
     size_t piece_len, piece_cap;
@@ -41,6 +44,13 @@ struct srv_job {
     atomic_int refs;
     lo_server *srv;
     srv_model *model;
+    srv_target target;  /* model, and the deployment arm when one was named */
+    srv_auth auth;
+    char *user;         /* the request's user (for the log; at most 256 bytes) */
+    char *messages_json; /* content for the log (--log-content), or NULL */
+    bool keep_text;     /* collect choice text (non-streamed answers, or content logging) */
+    bool logged;        /* the request-log record is submitted */
+    double t_start, t_end; /* lo_time_sec: handler began, last choice done */
     lo_http_req *req;
     const char *route;
     bool chat, stream, include_usage, logprobs;
@@ -59,8 +69,43 @@ struct srv_job {
     int n_echo;
 };
 
+static void usage_counts(const srv_job *j, int64_t *prompt, int64_t *completion);
+
+/* The job's request-log record: ids, tokens, timings and how it ended. Submitted when the
+ * last choice is done, before the answer completes (so feedback sent right after finds
+ * it once the log is flushed), or at the last release for a job that failed to submit. */
+static void job_log(srv_job *j) {
+    if (j->logged) return;
+    j->logged = true;
+    const char *status = "ok";
+    double ttft = -1, queue = -1;
+    for (int i = 0; i < j->n_choices; i++) {
+        const srv_choice *c = &j->choices[i];
+        if (!c->done || c->status != LO_OK) status = "error";
+        else if (c->finish == LO_FINISH_ABORT && strcmp(status, "ok") == 0) status = "canceled";
+        if (c->done && c->t_first_ms > 0 && (ttft < 0 || c->t_first_ms < ttft)) ttft = c->t_first_ms;
+        if (c->done && (queue < 0 || c->t_queue_ms < queue)) queue = c->t_queue_ms;
+    }
+    if (j->failed) status = "error";
+    else if (j->closed && strcmp(status, "ok") == 0) status = "canceled";
+    int64_t pt = 0, ct = 0;
+    usage_counts(j, &pt, &ct);
+    json_t *completion = NULL;
+    if (j->messages_json && j->n_choices > 0) /* valid UTF-8 for the store */
+        completion = srv_json_str(j->choices[0].text ? j->choices[0].text : "", j->choices[0].len);
+    srv_logged l = {.external_id = j->id, .t = &j->target, .a = &j->auth, .user = j->user, .status = status,
+                    .prompt_tokens = pt, .completion_tokens = ct, .queue_ms = queue, .ttft_ms = ttft,
+                    .latency_ms = j->t_end > 0 ? (j->t_end - j->t_start) * 1000.0 : -1,
+                    .messages_json = j->messages_json, .completion = completion ? json_string_value(completion) : NULL};
+    srv_log_request(j->srv, &l);
+    json_decref(completion);
+}
+
 static void job_release(srv_job *j) {
     if (atomic_fetch_sub(&j->refs, 1) != 1) return;
+    job_log(j);
+    lo_free(j->user);
+    lo_free(j->messages_json);
     for (int i = 0; i < j->n_choices; i++) {
         srv_choice *c = &j->choices[i];
         lo_free(c->text);
@@ -143,10 +188,10 @@ static const char *finish_name(lo_finish_reason f) {
     return f == LO_FINISH_STOP ? "stop" : "length";
 }
 
-static json_t *usage_json(srv_job *j) {
+static void usage_counts(const srv_job *j, int64_t *prompt, int64_t *completion) {
     int64_t pt = 0, ct = 0;
     for (int i = 0; i < j->n_choices; i++) {
-        srv_choice *c = &j->choices[i];
+        const srv_choice *c = &j->choices[i];
         ct += c->n_completion;
         /* n choices share one prompt: counted once, as OpenAI does */
         bool first = true;
@@ -154,6 +199,13 @@ static json_t *usage_json(srv_job *j) {
             if (j->choices[k].prompt_index == c->prompt_index) first = false;
         if (first) pt += c->n_prompt;
     }
+    *prompt = pt;
+    *completion = ct;
+}
+
+static json_t *usage_json(srv_job *j) {
+    int64_t pt = 0, ct = 0;
+    usage_counts(j, &pt, &ct);
     json_t *u = json_object();
     json_object_set_new(u, "prompt_tokens", json_integer(pt));
     json_object_set_new(u, "completion_tokens", json_integer(ct));
@@ -403,18 +455,15 @@ static void on_event(void *user, const lo_sched_event *ev) {
         }
         pthread_mutex_lock(&j->mu);
         if (!j->failed && !j->closed) {
-            if (j->stream) {
-                stream_token_locked(j, c, ev);
-            } else {
-                if (ev->len) text_append(c, ev->text, ev->len);
-                if (j->logprobs && ev->id >= 0) {
-                    if (j->chat) {
-                        if (!c->lp) c->lp = json_array();
-                        json_array_append_new(c->lp, chat_lp_entry(j, c, ev));
-                    } else {
-                        if (!c->lp) c->lp = legacy_lp_new();
-                        legacy_lp_add(j, c, c->lp, ev);
-                    }
+            if (j->stream) stream_token_locked(j, c, ev);
+            if (j->keep_text && ev->len) text_append(c, ev->text, ev->len);
+            if (!j->stream && j->logprobs && ev->id >= 0) {
+                if (j->chat) {
+                    if (!c->lp) c->lp = json_array();
+                    json_array_append_new(c->lp, chat_lp_entry(j, c, ev));
+                } else {
+                    if (!c->lp) c->lp = legacy_lp_new();
+                    legacy_lp_add(j, c, c->lp, ev);
                 }
             }
         }
@@ -428,8 +477,14 @@ static void on_event(void *user, const lo_sched_event *ev) {
     c->status = ev->status;
     c->n_prompt = ev->n_prompt;
     c->n_completion = ev->n_completion;
+    c->t_queue_ms = ev->t_queue_ms;
+    c->t_first_ms = ev->n_completion > 0 ? ev->t_first_token_ms : 0;
     if (ev->status != LO_OK) c->error = lo_strdup(ev->message ? ev->message : lo_status_name(ev->status));
     j->n_done++;
+    if (j->n_done == j->n_choices) {
+        j->t_end = lo_time_sec();
+        job_log(j);
+    }
     if (!j->failed) {
         if (j->stream) {
             if (!j->closed || j->ready) stream_done_locked(j, c);
@@ -702,10 +757,51 @@ static void free_strs(char **v, int n) {
     lo_free(v);
 }
 
+/* A request's user for the log: at most 256 bytes, cut at a character boundary. */
+static char *log_user(const json_t *body) {
+    const char *u = srv_body_user(body);
+    if (!u || !u[0]) return NULL;
+    size_t n = strlen(u);
+    if (n > 256) {
+        n = 256;
+        while (n > 0 && ((unsigned char)u[n] & 0xC0) == 0x80) n--;
+    }
+    return lo_strndup(u, n);
+}
+
+/* What a handler knows of a request before any job exists: the request log gets an
+ * "error" record when the handler answers before starting one. */
+typedef struct req_ctx {
+    const json_t *body;
+    const srv_auth *auth;
+    srv_target target;
+    double t_start;
+    char *messages_json; /* content for the log, or NULL */
+    bool logged;         /* the record is taken care of (by the job, or written already) */
+} req_ctx;
+
+/* The handler's own record (no job): embeddings answered, or a request refused. */
+static void req_ctx_log(lo_server *s, req_ctx *x, const char *status, int64_t prompt_tokens) {
+    char *user = log_user(x->body);
+    srv_logged l = {.t = &x->target, .a = x->auth, .user = user, .status = status, .prompt_tokens = prompt_tokens,
+                    .queue_ms = -1, .ttft_ms = -1, .latency_ms = (lo_time_sec() - x->t_start) * 1000.0,
+                    .messages_json = x->messages_json};
+    srv_log_request(s, &l);
+    lo_free(user);
+    x->logged = true;
+}
+
+static void req_ctx_end(lo_server *s, req_ctx *x) {
+    if (!x->logged && x->target.m) req_ctx_log(s, x, "error", 0);
+    lo_free(x->messages_json);
+}
+
 /* Submits n × n_prompts choices and sets up the answer. Takes ownership of echo (the
- * completions' prompt texts, or NULL). */
-static void run_job(lo_server *s, lo_http_req *r, const char *route, srv_model *m, bool chat, gen_opts *o,
+ * completions' prompt texts, or NULL); once it made a job, x->logged is set: the job
+ * writes the record and owns x->messages_json. */
+static void run_job(lo_server *s, lo_http_req *r, const char *route, req_ctx *x, bool chat, gen_opts *o,
                     lo_tokens *prompts, int n_prompts, char **echo) {
+    srv_model *m = x->target.m;
     int n_choices = o->n * n_prompts;
     srv_job *j = NULL;
     if (n_choices > MAX_CHOICES) {
@@ -742,6 +838,14 @@ static void run_job(lo_server *s, lo_http_req *r, const char *route, srv_model *
     atomic_fetch_add(&s->n_jobs, 1);
     j->srv = s;
     j->model = m;
+    j->target = x->target;
+    j->auth = *x->auth;
+    j->user = log_user(x->body);
+    j->messages_json = x->messages_json;
+    x->messages_json = NULL;
+    x->logged = true;
+    j->keep_text = !o->stream || j->messages_json;
+    j->t_start = x->t_start;
     j->req = r;
     lo_http_req_retain(r);
     j->route = route;
@@ -887,10 +991,26 @@ static void run_job(lo_server *s, lo_http_req *r, const char *route, srv_model *
 
 /* ---- /v1/chat/completions ---------------------------------------------------------------------- */
 
-void srv_route_chat(lo_server *s, lo_http_req *r) {
+/* The conversation as the log keeps it: [{"role","content"}, ...]. */
+static char *messages_for_log(const lo_chat_message *msgs, size_t n) {
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "role", json_string(msgs[i].role));
+        json_object_set_new(o, "content", srv_json_str(msgs[i].content, strlen(msgs[i].content)));
+        json_array_append_new(a, o);
+    }
+    char *text = lo_json_dumps(a);
+    json_decref(a);
+    return text;
+}
+
+void srv_route_chat(lo_server *s, lo_http_req *r, const srv_auth *a) {
     const char *route = "/v1/chat/completions";
+    req_ctx x = {.auth = a, .t_start = lo_time_sec()};
     json_t *b = srv_parse_body(s, r, route);
     if (!b) return;
+    x.body = b;
     gen_opts o;
     memset(&o, 0, sizeof o);
     lo_chat_message *msgs = NULL;
@@ -898,8 +1018,8 @@ void srv_route_chat(lo_server *s, lo_http_req *r) {
     size_t n_msgs = 0;
     char *text = NULL;
     lo_tokens toks = {0};
-    srv_model *m = srv_pick_model(s, r, route, b);
-    if (!m) goto out;
+    if (!srv_pick(s, r, route, b, &x.target)) goto out;
+    srv_model *m = x.target.m;
     const json_t *messages = json_object_get(b, "messages");
     if (!messages) {
         SRV_BAD(s, r, route, "messages", "'messages' is required");
@@ -993,6 +1113,7 @@ void srv_route_chat(lo_server *s, lo_http_req *r) {
             goto out;
         }
     }
+    if (s->logger && s->p.log_content) x.messages_json = messages_for_log(msgs, n_msgs);
     if (!parse_gen_opts(s, r, route, b, m, true, &o)) goto out;
     size_t tlen = 0;
     lo_status st = lo_chat_render(m->tmpl, msgs, (int32_t)n_msgs, true, &text, &tlen);
@@ -1006,8 +1127,9 @@ void srv_route_chat(lo_server *s, lo_http_req *r) {
         SRV_BAD(s, r, route, "messages", "cannot tokenize the messages: %s", lo_error_message());
         goto out;
     }
-    run_job(s, r, route, m, true, &o, &toks, 1, NULL);
+    run_job(s, r, route, &x, true, &o, &toks, 1, NULL);
 out:
+    req_ctx_end(s, &x);
     lo_tokens_free(&toks);
     lo_free(text);
     if (owned)
@@ -1036,17 +1158,19 @@ static bool ids_prompt(lo_server *s, lo_http_req *r, const char *route, srv_mode
     return true;
 }
 
-void srv_route_completions(lo_server *s, lo_http_req *r) {
+void srv_route_completions(lo_server *s, lo_http_req *r, const srv_auth *a) {
     const char *route = "/v1/completions";
+    req_ctx x = {.auth = a, .t_start = lo_time_sec()};
     json_t *b = srv_parse_body(s, r, route);
     if (!b) return;
+    x.body = b;
     gen_opts o;
     memset(&o, 0, sizeof o);
     lo_tokens *prompts = NULL;
     char **echo = NULL;
     int n_prompts = 0;
-    srv_model *m = srv_pick_model(s, r, route, b);
-    if (!m) goto out;
+    if (!srv_pick(s, r, route, b, &x.target)) goto out;
+    srv_model *m = x.target.m;
     const json_t *prompt = json_object_get(b, "prompt");
     if (!prompt) {
         SRV_BAD(s, r, route, "prompt", "'prompt' is required");
@@ -1107,9 +1231,15 @@ void srv_route_completions(lo_server *s, lo_http_req *r) {
             goto out;
         }
     }
-    run_job(s, r, route, m, false, &o, prompts, n_prompts, echo);
+    if (s->logger && s->p.log_content && json_is_string(prompt)) {
+        /* a text prompt is logged as one user message */
+        lo_chat_message msg = {.role = "user", .content = json_string_value(prompt)};
+        x.messages_json = messages_for_log(&msg, 1);
+    }
+    run_job(s, r, route, &x, false, &o, prompts, n_prompts, echo);
     echo = NULL; /* run_job owns it */
 out:
+    req_ctx_end(s, &x);
     free_strs(echo, n_prompts);
     if (prompts)
         for (int p = 0; p < n_prompts; p++) lo_tokens_free(&prompts[p]);
@@ -1140,16 +1270,18 @@ static char *base64_floats(const float *v, int32_t n) {
     return out;
 }
 
-void srv_route_embeddings(lo_server *s, lo_http_req *r) {
+void srv_route_embeddings(lo_server *s, lo_http_req *r, const srv_auth *a) {
     const char *route = "/v1/embeddings";
+    req_ctx x = {.auth = a, .t_start = lo_time_sec()};
     json_t *b = srv_parse_body(s, r, route);
     if (!b) return;
+    x.body = b;
     lo_tokens *inputs = NULL;
     size_t n_inputs = 0;
     float *vec = NULL;
     json_t *data = NULL;
-    srv_model *m = srv_pick_model(s, r, route, b);
-    if (!m) goto out;
+    if (!srv_pick(s, r, route, b, &x.target)) goto out;
+    srv_model *m = x.target.m;
     if (!s->p.embeddings) {
         SRV_BAD(s, r, route, NULL, "this server was started without embeddings");
         goto out;
@@ -1260,8 +1392,10 @@ void srv_route_embeddings(lo_server *s, lo_http_req *r) {
     json_object_set_new(u, "prompt_tokens", json_integer(total));
     json_object_set_new(u, "total_tokens", json_integer(total));
     json_object_set_new(v, "usage", u);
+    req_ctx_log(s, &x, "ok", total); /* embeddings have no response id: the log makes one */
     srv_json(s, r, route, 200, v);
 out:
+    req_ctx_end(s, &x);
     json_decref(data);
     if (inputs)
         for (size_t i = 0; i < n_inputs; i++) lo_tokens_free(&inputs[i]);

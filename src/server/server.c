@@ -21,6 +21,8 @@ void srv_hist_init(srv_hist *h, const double *bounds, int n_bounds) {
     h->n_bounds = n_bounds;
 }
 
+void srv_hist_init_latency(srv_hist *h) { srv_hist_init(h, lat_bounds, N_OF(lat_bounds)); }
+
 void srv_hist_observe(srv_hist *h, double v) {
     if (!(v >= 0)) v = 0; /* NaN or negative clock skew */
     int i = 0;
@@ -39,6 +41,9 @@ void lo_server_params_default(lo_server_params *p) {
     p->http_threads = 2;
     p->max_body_bytes = (size_t)8 << 20;
     p->embeddings = true;
+    p->redact = true;
+    p->log_flush_ms = 200;
+    p->key_cache_s = 10;
 }
 
 /* ---- replies ---------------------------------------------------------------------------- */
@@ -69,7 +74,9 @@ static void srv_json_h(lo_server *s, lo_http_req *r, const char *route, int stat
     }
     lo_http_header h[2];
     int nh = 0;
-    if (status == 429) h[nh++] = (lo_http_header){"Retry-After", "1"};
+    /* a 429 waits a second unless the caller says otherwise (its own Retry-After, or
+     * another header for a 429 that waiting does not cure: an exhausted budget) */
+    if (status == 429 && !extra) h[nh++] = (lo_http_header){"Retry-After", "1"};
     if (status == 401) h[nh++] = (lo_http_header){"WWW-Authenticate", "Bearer"};
     if (extra) h[nh++] = *extra;
     lo_http_respond(r, status, "application/json", text, strlen(text), h, nh);
@@ -103,11 +110,8 @@ void srv_error(lo_server *s, lo_http_req *r, const char *route, int status, cons
     va_end(ap);
 }
 
-static void srv_error_h(lo_server *s, lo_http_req *r, const char *route, int status, const lo_http_header *extra,
-                        const char *type, const char *param, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 9, 10)));
-static void srv_error_h(lo_server *s, lo_http_req *r, const char *route, int status, const lo_http_header *extra,
-                        const char *type, const char *param, const char *code, const char *fmt, ...) {
+void srv_error_h(lo_server *s, lo_http_req *r, const char *route, int status, const lo_http_header *extra,
+                 const char *type, const char *param, const char *code, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     srv_verror(s, r, route, status, extra, type, param, code, fmt, ap);
@@ -171,22 +175,6 @@ json_t *srv_parse_body(lo_server *s, lo_http_req *r, const char *route) {
     return v;
 }
 
-srv_model *srv_pick_model(lo_server *s, lo_http_req *r, const char *route, const json_t *body) {
-    const json_t *m = body ? json_object_get(body, "model") : NULL;
-    if (!m || json_is_null(m)) return &s->models[0];
-    if (!json_is_string(m)) {
-        SRV_BAD(s, r, route, "model", "'model' must be a string");
-        return NULL;
-    }
-    const char *name = json_string_value(m);
-    for (int i = 0; i < s->n_models; i++)
-        if (strcmp(s->models[i].name, name) == 0) return &s->models[i];
-    /* the name as-is is user input: quote a bounded, sanitised prefix */
-    srv_error(s, r, route, 404, "invalid_request_error", "model", "model_not_found",
-              "The model '%.200s' does not exist; GET /v1/models lists the models served", name);
-    return NULL;
-}
-
 /* ---- small routes ------------------------------------------------------------------------- */
 
 static json_t *model_object(const srv_model *m) {
@@ -204,10 +192,38 @@ static json_t *model_object(const srv_model *m) {
     return o;
 }
 
-static void route_models(lo_server *s, lo_http_req *r) {
+/* A deployment as an OpenAI model object, with its routes. */
+static json_t *deployment_object(const lo_server *s, const srv_deployment *dep) {
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(dep->d.name));
+    json_object_set_new(o, "object", json_string("model"));
+    json_object_set_new(o, "created", json_integer(dep->d.created_at / 1000));
+    json_object_set_new(o, "owned_by", json_string("llmops"));
+    json_t *d = json_object();
+    json_object_set_new(d, "revision", json_integer(dep->d.revision));
+    json_object_set_new(d, "sticky", json_boolean(dep->d.sticky));
+    json_t *arms = json_array();
+    for (int a = 0; a < dep->d.n_arms; a++) {
+        json_t *arm = json_object();
+        json_object_set_new(arm, "model", json_string(s->models[dep->arm_model[a]].name));
+        json_object_set_new(arm, "weight", json_real(dep->d.arms[a].weight));
+        json_array_append_new(arms, arm);
+    }
+    json_object_set_new(d, "routes", arms);
+    json_object_set_new(o, "deployment", d);
+    return o;
+}
+
+static void route_models(lo_server *s, lo_http_req *r, const srv_auth *a) {
+    (void)a;
     const char *path = lo_http_req_path(r);
     if (strncmp(path, "/v1/models/", 11) == 0) {
         const char *name = path + 11;
+        for (int i = 0; i < s->n_deps; i++)
+            if (strcmp(s->deps[i]->d.name, name) == 0) {
+                srv_json(s, r, "/v1/models", 200, deployment_object(s, s->deps[i]));
+                return;
+            }
         for (int i = 0; i < s->n_models; i++)
             if (strcmp(s->models[i].name, name) == 0) {
                 srv_json(s, r, "/v1/models", 200, model_object(&s->models[i]));
@@ -217,7 +233,10 @@ static void route_models(lo_server *s, lo_http_req *r) {
                   "The model '%.200s' does not exist", name);
         return;
     }
+    /* deployments first (what clients should name), then the model versions behind them
+     * and the -m models */
     json_t *data = json_array();
+    for (int i = 0; i < s->n_deps; i++) json_array_append_new(data, deployment_object(s, s->deps[i]));
     for (int i = 0; i < s->n_models; i++) json_array_append_new(data, model_object(&s->models[i]));
     json_t *v = json_object();
     json_object_set_new(v, "object", json_string("list"));
@@ -225,7 +244,8 @@ static void route_models(lo_server *s, lo_http_req *r) {
     srv_json(s, r, "/v1/models", 200, v);
 }
 
-static void route_health(lo_server *s, lo_http_req *r) {
+static void route_health(lo_server *s, lo_http_req *r, const srv_auth *a) {
+    (void)a;
     json_t *models = json_array();
     pthread_rwlock_rdlock(&s->sched_lock);
     for (int i = 0; i < s->n_models; i++) {
@@ -247,7 +267,8 @@ static void route_health(lo_server *s, lo_http_req *r) {
     srv_json(s, r, "/health", down ? 503 : 200, v);
 }
 
-static void route_tokenize(lo_server *s, lo_http_req *r) {
+static void route_tokenize(lo_server *s, lo_http_req *r, const srv_auth *a) {
+    (void)a;
     const char *route = "/tokenize";
     json_t *body = srv_parse_body(s, r, route);
     if (!body) return;
@@ -304,7 +325,8 @@ out:
     json_decref(body);
 }
 
-static void route_detokenize(lo_server *s, lo_http_req *r) {
+static void route_detokenize(lo_server *s, lo_http_req *r, const srv_auth *a) {
+    (void)a;
     const char *route = "/detokenize";
     json_t *body = srv_parse_body(s, r, route);
     if (!body) return;
@@ -378,19 +400,76 @@ static void sb_printf(sbuf *b, const char *fmt, ...) {
     }
 }
 
-static void print_hist(sbuf *b, const char *name, const char *model, const srv_hist *h) {
+/* labels: the series' labels without braces, e.g. model="st" */
+static void print_hist(sbuf *b, const char *name, const char *labels, const srv_hist *h) {
     uint64_t cum = 0;
     for (int i = 0; i < h->n_bounds; i++) {
         cum += h->counts[i];
-        sb_printf(b, "%s_bucket{model=\"%s\",le=\"%g\"} %llu\n", name, model, h->bounds[i], (unsigned long long)cum);
+        sb_printf(b, "%s_bucket{%s,le=\"%g\"} %llu\n", name, labels, h->bounds[i], (unsigned long long)cum);
     }
     cum += h->counts[h->n_bounds];
-    sb_printf(b, "%s_bucket{model=\"%s\",le=\"+Inf\"} %llu\n", name, model, (unsigned long long)cum);
-    sb_printf(b, "%s_sum{model=\"%s\"} %.9g\n", name, model, h->sum);
-    sb_printf(b, "%s_count{model=\"%s\"} %llu\n", name, model, (unsigned long long)h->count);
+    sb_printf(b, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name, labels, (unsigned long long)cum);
+    sb_printf(b, "%s_sum{%s} %.9g\n", name, labels, h->sum);
+    sb_printf(b, "%s_count{%s} %llu\n", name, labels, (unsigned long long)h->count);
 }
 
-static void route_metrics(lo_server *s, lo_http_req *r) {
+/* Per deployment arm (deployment and model labels), so canary arms can be compared. */
+static void print_deployment_metrics(lo_server *s, sbuf *b) {
+    if (s->n_deps == 0) return;
+    int n_arms = 0;
+    for (int i = 0; i < s->n_deps; i++) n_arms += s->deps[i]->d.n_arms;
+    srv_arm_metrics *snap = lo_calloc((size_t)n_arms, sizeof *snap);
+    char (*labels)[256] = lo_calloc((size_t)n_arms, sizeof *labels);
+    if (!snap || !labels) {
+        lo_free(snap);
+        lo_free(labels);
+        b->oom = true;
+        return;
+    }
+    int k = 0;
+    for (int i = 0; i < s->n_deps; i++) {
+        srv_deployment *dep = s->deps[i];
+        pthread_mutex_lock(&dep->mu);
+        for (int a = 0; a < dep->d.n_arms; a++, k++) {
+            snap[k] = dep->arms[a];
+            snprintf(labels[k], sizeof labels[k], "deployment=\"%s\",model=\"%s\"", dep->d.name,
+                     s->models[dep->arm_model[a]].name);
+        }
+        pthread_mutex_unlock(&dep->mu);
+    }
+    sb_printf(b, "# HELP llmops_deployment_requests_total Requests a deployment arm finished, by status.\n"
+                 "# TYPE llmops_deployment_requests_total counter\n");
+    for (k = 0; k < n_arms; k++) {
+        sb_printf(b, "llmops_deployment_requests_total{%s,status=\"ok\"} %llu\n", labels[k], (unsigned long long)snap[k].ok);
+        sb_printf(b, "llmops_deployment_requests_total{%s,status=\"error\"} %llu\n", labels[k],
+                  (unsigned long long)snap[k].errors);
+        sb_printf(b, "llmops_deployment_requests_total{%s,status=\"canceled\"} %llu\n", labels[k],
+                  (unsigned long long)snap[k].canceled);
+    }
+    sb_printf(b, "# HELP llmops_deployment_prompt_tokens_total Prompt tokens per deployment arm.\n"
+                 "# TYPE llmops_deployment_prompt_tokens_total counter\n");
+    for (k = 0; k < n_arms; k++)
+        sb_printf(b, "llmops_deployment_prompt_tokens_total{%s} %llu\n", labels[k], (unsigned long long)snap[k].prompt_tokens);
+    sb_printf(b, "# HELP llmops_deployment_completion_tokens_total Generated tokens per deployment arm.\n"
+                 "# TYPE llmops_deployment_completion_tokens_total counter\n");
+    for (k = 0; k < n_arms; k++)
+        sb_printf(b, "llmops_deployment_completion_tokens_total{%s} %llu\n", labels[k],
+                  (unsigned long long)snap[k].completion_tokens);
+    sb_printf(b, "# HELP llmops_deployment_cost_usd_total Cost of the arm's requests at the model's price (US dollars).\n"
+                 "# TYPE llmops_deployment_cost_usd_total counter\n");
+    for (k = 0; k < n_arms; k++) sb_printf(b, "llmops_deployment_cost_usd_total{%s} %.9g\n", labels[k], snap[k].cost_usd);
+    sb_printf(b, "# HELP llmops_deployment_time_to_first_token_seconds Submit to first token, per arm.\n"
+                 "# TYPE llmops_deployment_time_to_first_token_seconds histogram\n");
+    for (k = 0; k < n_arms; k++) print_hist(b, "llmops_deployment_time_to_first_token_seconds", labels[k], &snap[k].ttft);
+    sb_printf(b, "# HELP llmops_deployment_request_duration_seconds Request received to answered, per arm.\n"
+                 "# TYPE llmops_deployment_request_duration_seconds histogram\n");
+    for (k = 0; k < n_arms; k++) print_hist(b, "llmops_deployment_request_duration_seconds", labels[k], &snap[k].e2e);
+    lo_free(snap);
+    lo_free(labels);
+}
+
+static void route_metrics(lo_server *s, lo_http_req *r, const srv_auth *a) {
+    (void)a;
     sbuf b = {0};
     lo_sched_stats *st = lo_calloc((size_t)s->n_models, sizeof *st);
     srv_metrics *snap = lo_calloc((size_t)s->n_models, sizeof *snap);
@@ -449,8 +528,24 @@ static void route_metrics(lo_server *s, lo_http_req *r) {
     };
     for (int h = 0; h < N_OF(hists); h++) {
         sb_printf(&b, "# HELP %s %s\n# TYPE %s histogram\n", hists[h].name, hists[h].help, hists[h].name);
-        for (int i = 0; i < s->n_models; i++)
-            print_hist(&b, hists[h].name, s->models[i].name, (const srv_hist *)((const char *)&snap[i] + hists[h].off));
+        for (int i = 0; i < s->n_models; i++) {
+            char labels[300];
+            snprintf(labels, sizeof labels, "model=\"%s\"", s->models[i].name);
+            print_hist(&b, hists[h].name, labels, (const srv_hist *)((const char *)&snap[i] + hists[h].off));
+        }
+    }
+    print_deployment_metrics(s, &b);
+    if (s->logger) {
+        lo_ops_logger_stats ls;
+        lo_ops_logger_stats_get(s->logger, &ls);
+        sb_printf(&b, "# HELP llmops_request_log_records_total Request-log records submitted, written and dropped (queue full).\n"
+                      "# TYPE llmops_request_log_records_total counter\n"
+                      "llmops_request_log_records_total{state=\"submitted\"} %lld\n"
+                      "llmops_request_log_records_total{state=\"written\"} %lld\n"
+                      "llmops_request_log_records_total{state=\"dropped\"} %lld\n"
+                      "# HELP llmops_request_log_queued Request-log records waiting to be written.\n"
+                      "# TYPE llmops_request_log_queued gauge\nllmops_request_log_queued %lld\n",
+                  (long long)ls.submitted, (long long)ls.written, (long long)ls.dropped, (long long)ls.queued);
     }
     sb_printf(&b, "# HELP llmops_http_requests_total HTTP answers by route and status.\n"
                   "# TYPE llmops_http_requests_total counter\n");
@@ -476,21 +571,25 @@ static void route_metrics(lo_server *s, lo_http_req *r) {
 typedef struct route {
     const char *path;
     const char *method;
-    bool prefix; /* path is a prefix ("/v1/models/ID") */
+    bool prefix;  /* path is a prefix ("/v1/models/ID") */
     bool public_; /* no API key needed */
-    void (*fn)(lo_server *s, lo_http_req *r);
+    bool admin;   /* an admin key needed, even when keys are otherwise not in use */
+    bool store;   /* exists only with a store */
+    void (*fn)(lo_server *s, lo_http_req *r, const srv_auth *a);
 } route;
 
 static const route routes[] = {
-    {"/v1/chat/completions", "POST", false, false, srv_route_chat},
-    {"/v1/completions", "POST", false, false, srv_route_completions},
-    {"/v1/embeddings", "POST", false, false, srv_route_embeddings},
-    {"/v1/models", "GET", false, false, route_models},
-    {"/v1/models/", "GET", true, false, route_models},
-    {"/health", "GET", false, true, route_health},
-    {"/tokenize", "POST", false, false, route_tokenize},
-    {"/detokenize", "POST", false, false, route_detokenize},
-    {"/metrics", "GET", false, false, route_metrics},
+    {"/v1/chat/completions", "POST", false, false, false, false, srv_route_chat},
+    {"/v1/completions", "POST", false, false, false, false, srv_route_completions},
+    {"/v1/embeddings", "POST", false, false, false, false, srv_route_embeddings},
+    {"/v1/models", "GET", false, false, false, false, route_models},
+    {"/v1/models/", "GET", true, false, false, false, route_models},
+    {"/v1/feedback", "POST", false, false, false, true, srv_route_feedback},
+    {"/health", "GET", false, true, false, false, route_health},
+    {"/tokenize", "POST", false, false, false, false, route_tokenize},
+    {"/detokenize", "POST", false, false, false, false, route_detokenize},
+    {"/metrics", "GET", false, false, false, false, route_metrics},
+    {"/api/", "GET", true, false, true, true, srv_route_api},
 };
 
 /* Constant-time comparison, so the key cannot be guessed byte by byte from timings. */
@@ -499,6 +598,42 @@ static bool key_equal(const char *a, const char *b) {
     unsigned char d = (unsigned char)(la != lb);
     for (size_t i = 0; i < lb; i++) d |= (unsigned char)(a[i < la ? i : 0] ^ b[i]);
     return d == 0 && la > 0;
+}
+
+/* Who is asking: the --api-key key (admin) or a store key (its role, budget and rate
+ * limit). Answers 401/403/429 and returns false when the route is refused. */
+static bool authenticate(lo_server *s, lo_http_req *r, const route *hit, srv_auth *a) {
+    memset(a, 0, sizeof *a);
+    bool keys_in_use = s->api_key || s->store_keys;
+    if (hit->public_ || (!keys_in_use && !hit->admin)) return true;
+    const char *auth = lo_http_req_header(r, "Authorization");
+    const char *key = NULL;
+    if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
+        key = auth + 7;
+        while (*key == ' ') key++;
+    }
+    if (!key || !key[0]) {
+        srv_error(s, r, hit->path, 401, "invalid_request_error", NULL, "invalid_api_key",
+                  hit->admin && !keys_in_use
+                      ? "This route needs an admin key: create one with `llmops keys create NAME --role admin` and send "
+                        "'Authorization: Bearer KEY'"
+                      : "Missing API key: send the header 'Authorization: Bearer KEY'");
+        return false;
+    }
+    if (s->api_key && key_equal(key, s->api_key)) {
+        a->keyed = a->admin = true;
+    } else if (s->db && strncmp(key, "lo_", 3) == 0) {
+        if (!srv_auth_store_key(s, r, hit->path, key, a)) return false;
+    } else {
+        srv_error(s, r, hit->path, 401, "invalid_request_error", NULL, "invalid_api_key", "Incorrect API key provided");
+        return false;
+    }
+    if (hit->admin && !a->admin) {
+        srv_error(s, r, hit->path, 403, "invalid_request_error", NULL, "permission_denied",
+                  "API key %s has the inference role; this route needs an admin key", a->key_id);
+        return false;
+    }
+    return true;
 }
 
 static void on_request(void *user, lo_http_req *r) {
@@ -514,6 +649,7 @@ static void on_request(void *user, lo_http_req *r) {
     bool path_known = false;
     for (int i = 0; i < N_OF(routes); i++) {
         const route *rt = &routes[i];
+        if (rt->store && !s->db) continue;
         bool match = rt->prefix ? strncmp(path, rt->path, strlen(rt->path)) == 0 && path[strlen(rt->path)] != '\0'
                                 : strcmp(path, rt->path) == 0;
         if (!match) continue;
@@ -536,30 +672,42 @@ static void on_request(void *user, lo_http_req *r) {
     if (!hit) {
         srv_error(s, r, "other", 404, "invalid_request_error", NULL, "not_found",
                   "unknown route: the server serves /v1/models, /v1/chat/completions, /v1/completions, "
-                  "/v1/embeddings, /health, /tokenize, /detokenize and /metrics");
+                  "/v1/embeddings, /health, /tokenize, /detokenize and /metrics%s",
+                  s->db ? ", and with its store /v1/feedback and /api/..." : "");
         return;
     }
-    if (s->api_key && !hit->public_) {
-        const char *auth = lo_http_req_header(r, "Authorization");
-        const char *key = NULL;
-        if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
-            key = auth + 7;
-            while (*key == ' ') key++;
-        }
-        if (!key || !key_equal(key, s->api_key)) {
-            srv_error(s, r, hit->path, 401, "invalid_request_error", NULL, "invalid_api_key",
-                      key ? "Incorrect API key provided" : "Missing API key: send the header 'Authorization: Bearer KEY'");
-            return;
-        }
-    }
+    srv_auth a;
+    if (!authenticate(s, r, hit, &a)) return;
     if (atomic_load(&s->shutting_down) && !hit->public_) {
         srv_error(s, r, hit->path, 503, "server_error", NULL, "shutting_down", "the server is shutting down");
         return;
     }
-    hit->fn(s, r);
+    hit->fn(s, r, &a);
 }
 
 /* ---- lifecycle ---------------------------------------------------------------------------- */
+
+/* Two handles on the store: one for the HTTP threads (key checks, feedback, /api, under
+ * db_mu) and one owned by the request logger's thread, so logging never waits for them. */
+static lo_status open_store(lo_server *s, const char *url) {
+    s->store_url = lo_strdup(url);
+    s->p.store_url = s->store_url;
+    s->keys = lo_calloc(SRV_KEY_CACHE, sizeof *s->keys);
+    if (!s->store_url || !s->keys) return LO_ERR_NOMEM;
+    lo_status st = lo_store_open(url, &s->db);
+    if (st == LO_OK) st = lo_store_open(url, &s->log_db);
+    if (st != LO_OK) return st;
+    lo_ops_logger_params lp;
+    lo_ops_logger_params_default(&lp);
+    lp.flush_ms = s->p.log_flush_ms;
+    lp.log_content = s->p.log_content;
+    lp.redact = s->p.redact;
+    return lo_ops_logger_start(s->log_db, &lp, &s->logger);
+}
+
+static void count_active_key(void *ctx, const lo_ops_key *k) {
+    if (k->revoked_at == 0) ++*(int *)ctx;
+}
 
 lo_status lo_server_create(const lo_server_params *p, lo_server **out) {
     *out = NULL;
@@ -578,13 +726,20 @@ lo_status lo_server_create(const lo_server_params *p, lo_server **out) {
     pthread_mutex_init(&s->http_mu, NULL);
     atomic_init(&s->n_jobs, 0);
     atomic_init(&s->shutting_down, false);
+    pthread_mutex_init(&s->db_mu, NULL);
+    pthread_mutex_init(&s->keys_mu, NULL);
+    s->p.store_url = NULL;
+    if (s->p.log_flush_ms <= 0) s->p.log_flush_ms = 200;
+    if (!(s->p.key_cache_s >= 0)) s->p.key_cache_s = 10;
+    lo_status st = LO_OK;
     if (s->p.chat_template) {
         lo_chat_template t;
-        lo_status st = lo_chat_template_by_name(s->p.chat_template, &t);
-        if (st != LO_OK) {
-            lo_server_free(s);
-            return st;
-        }
+        st = lo_chat_template_by_name(s->p.chat_template, &t);
+    }
+    if (st == LO_OK && p->store_url && p->store_url[0]) st = open_store(s, p->store_url);
+    if (st != LO_OK) {
+        lo_server_free(s);
+        return st;
     }
     *out = s;
     return LO_OK;
@@ -601,6 +756,10 @@ static void file_stem(const char *path, char *out, size_t cap) {
 }
 
 lo_status lo_server_add_model(lo_server *s, const char *path, const char *name) {
+    return srv_add_model(s, path, name, 0, NULL);
+}
+
+lo_status srv_add_model(lo_server *s, const char *path, const char *name, int64_t model_id, int *index) {
     if (s->http) return lo_error(LO_ERR_INVALID, NULL, "add the models before starting the server");
     char stem[256];
     if (!name || !name[0]) {
@@ -614,6 +773,9 @@ lo_status lo_server_add_model(lo_server *s, const char *path, const char *name) 
     for (int i = 0; i < s->n_models; i++)
         if (strcmp(s->models[i].name, name) == 0)
             return lo_error(LO_ERR_INVALID, "name each -m FILE:NAME differently", "two models are named '%s'", name);
+    for (int i = 0; i < s->n_deps; i++)
+        if (strcmp(s->deps[i]->d.name, name) == 0)
+            return lo_error(LO_ERR_INVALID, "name the -m model differently", "model name '%s' is a deployment's name", name);
     srv_model *grown = lo_realloc(s->models, (size_t)(s->n_models + 1) * sizeof *grown);
     if (!grown) return LO_ERR_NOMEM;
     s->models = grown;
@@ -653,6 +815,11 @@ lo_status lo_server_add_model(lo_server *s, const char *path, const char *name) 
     m->created = (int64_t)time(NULL);
     m->name = lo_strdup(name);
     m->path = lo_strdup(path);
+    m->model_id = model_id;
+    /* prices are per model name: a registered version "NAME@V" is priced as NAME */
+    const char *at = model_id ? strchr(name, '@') : NULL;
+    m->price_name = at ? lo_strndup(name, (size_t)(at - name)) : lo_strdup(name);
+    if (index) *index = s->n_models;
     pthread_mutex_init(&m->m.mu, NULL);
     srv_hist_init(&m->m.ttft, lat_bounds, N_OF(lat_bounds));
     srv_hist_init(&m->m.e2e, lat_bounds, N_OF(lat_bounds));
@@ -665,7 +832,22 @@ lo_status lo_server_add_model(lo_server *s, const char *path, const char *name) 
 }
 
 lo_status lo_server_start(lo_server *s) {
-    if (s->n_models == 0) return lo_error(LO_ERR_INVALID, "give at least one -m FILE.gguf", "no models to serve");
+    if (s->n_models == 0)
+        return lo_error(LO_ERR_INVALID,
+                        s->db ? "give -m FILE.gguf, or deploy a model with `llmops deploy NAME MODEL@V`" : "give at least one -m FILE.gguf",
+                        "no models to serve");
+    if (s->db) {
+        /* keys are required once the store has any: a store without keys stays open
+         * (like a server without --api-key) until the first `llmops keys create` and a
+         * restart */
+        int n_keys = 0;
+        lo_status st = lo_ops_key_list(s->db, count_active_key, &n_keys);
+        if (st != LO_OK) return st;
+        s->store_keys = n_keys > 0;
+        for (int i = 0; i < s->n_models; i++) srv_load_price(s, &s->models[i]);
+        LO_INFO("store %s: %d deployment%s, API keys %s", lo_store_backend_name(s->db), s->n_deps, s->n_deps == 1 ? "" : "s",
+                s->store_keys || s->api_key ? "required" : "not in use (the store has none)");
+    }
     lo_http_server_params hp;
     lo_http_server_params_default(&hp);
     hp.host = s->host;
@@ -699,7 +881,19 @@ void lo_server_shutdown(lo_server *s, double timeout_s) {
         lo_http_server_stop(s->http);
         s->http = NULL;
     }
+    /* every request has finished and submitted its record: write them */
+    if (s->logger) {
+        lo_ops_logger_stats ls;
+        lo_ops_logger_flush(s->logger);
+        lo_ops_logger_stats_get(s->logger, &ls);
+        LO_INFO("request log: %lld requests written, %lld dropped, %lld failed batches", (long long)ls.written,
+                (long long)ls.dropped, (long long)ls.failed_batches);
+        lo_ops_logger_stop(s->logger);
+        s->logger = NULL;
+    }
 }
+
+lo_status lo_server_flush_log(lo_server *s) { return s && s->logger ? lo_ops_logger_flush(s->logger) : LO_OK; }
 
 void lo_server_free(lo_server *s) {
     if (!s) return;
@@ -712,8 +906,21 @@ void lo_server_free(lo_server *s) {
         pthread_mutex_destroy(&m->m.mu);
         lo_free(m->name);
         lo_free(m->path);
+        lo_free(m->price_name);
     }
     lo_free(s->models);
+    for (int i = 0; i < s->n_deps; i++) {
+        pthread_mutex_destroy(&s->deps[i]->mu);
+        lo_free(s->deps[i]);
+    }
+    lo_free(s->deps);
+    lo_ops_logger_stop(s->logger);
+    lo_store_close(s->log_db);
+    lo_store_close(s->db);
+    lo_free(s->keys);
+    lo_free(s->store_url);
+    pthread_mutex_destroy(&s->db_mu);
+    pthread_mutex_destroy(&s->keys_mu);
     pthread_rwlock_destroy(&s->sched_lock);
     pthread_mutex_destroy(&s->http_mu);
     lo_free(s->host);

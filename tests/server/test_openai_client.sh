@@ -20,15 +20,9 @@ trap cleanup EXIT
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
-"$LLMOPS" serve -m "$M:stories" --port 0 --threads 1 --parallel 2 --api-key sk-test-key 2>"$T/err" &
-PID=$!
-PORT=
-for _ in $(seq 1 100); do
-    PORT=$(sed -n 's/^listening on http:\/\/127\.0\.0\.1:\([0-9]*\)$/\1/p' "$T/err")
-    [ -n "$PORT" ] && break
-    sleep 0.1
-done
-[ -n "$PORT" ] || { cat "$T/err"; echo "FAIL: server did not print 'listening on'"; exit 1; }
+. "$2/tests/server/serve_start.sh"
+serve_start "$T/err" -m "$M:stories" --threads 1 --parallel 2 --api-key sk-test-key ||
+    { echo "FAIL: server did not print 'listening on'"; exit 1; }
 
 cd "$PEER" || exit 1
 OPENAI_API_KEY=sk-test-key timeout 120 node smoke.mjs "http://127.0.0.1:$PORT/v1" stories >"$T/smoke" 2>&1 || fail "smoke.mjs exit $?"

@@ -1,7 +1,8 @@
 #!/bin/sh
-# `llmops serve`: usage errors (exit 2), a bad model or template (exit 1), the "listening
-# on" line with --port 0, 429 + Retry-After when the queue is full, and graceful shutdown:
-# SIGTERM during a long request lets it finish (200, whole answer), then exit 0.
+# `llmops serve`: usage errors (exit 2), a bad model or template, an empty store or an
+# unknown deployment (exit 1), the "listening on" line with --port 0, 429 + Retry-After
+# when the queue is full, and graceful shutdown: SIGTERM during a long request lets it
+# finish (200, whole answer), then exit 0.
 # usage: sh test_serve_cli.sh LLMOPS SOURCE_DIR SHARED_DIR
 LLMOPS=$1
 SHARED=$3
@@ -23,19 +24,14 @@ fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 "$LLMOPS" serve -m "$M" --port 0 --chat-template nonsense >/dev/null 2>"$T/e2"; [ $? -eq 1 ] || fail "bad template: want exit 1"
 grep -q "llama3" "$T/e2" || fail "bad template message does not list the names: $(cat "$T/e2")"
 "$LLMOPS" help serve | grep -q -- "--api-key-file" || fail "help serve lacks --api-key-file"
+# store flags need a store; a store without deployments and no -m has nothing to serve
+env -u LLMOPS_STORE "$LLMOPS" serve -m "$M" --deployment chat >/dev/null 2>&1; [ $? -eq 2 ] || fail "--deployment without a store: want exit 2"
+"$LLMOPS" serve --store "sqlite:$T/empty.db" --port 0 >/dev/null 2>"$T/e3"; [ $? -eq 1 ] || fail "empty store: want exit 1"
+grep -q "llmops deploy" "$T/e3" || fail "empty store message does not say how to deploy: $(cat "$T/e3")"
+"$LLMOPS" serve --store "sqlite:$T/empty.db" --deployment nope --port 0 >/dev/null 2>&1; [ $? -eq 1 ] || fail "unknown deployment: want exit 1"
 
-start() {
-    "$LLMOPS" serve "$@" --port 0 --threads 1 2>"$T/err" &
-    PID=$!
-    PORT=
-    for _ in $(seq 1 100); do
-        PORT=$(sed -n 's/^listening on http:\/\/127\.0\.0\.1:\([0-9]*\)$/\1/p' "$T/err")
-        [ -n "$PORT" ] && return 0
-        sleep 0.1
-    done
-    cat "$T/err"
-    return 1
-}
+. "$2/tests/server/serve_start.sh"
+start() { serve_start "$T/err" "$@" --threads 1; }
 
 # queue full: 1 slot, queue of 1; three long requests at once → one gets 429 with Retry-After
 start -m "$M:st" --parallel 1 --max-queue 1 --ctx 512 || fail "server did not start"
