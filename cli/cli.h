@@ -65,5 +65,6 @@ void lo_cli_print_deployment(void *ctx, const lo_ops_deployment *d);
 int lo_cmd_costs(int argc, char **argv);
 int lo_cmd_feedback(int argc, char **argv);
 int lo_cmd_keys(int argc, char **argv);
+int lo_cmd_eval(int argc, char **argv);
 
 #endif

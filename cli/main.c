@@ -148,15 +148,44 @@ static const lo_cli_command commands[] = {
      "  ls, show, compare  list runs; one run with metrics and artifacts; last values of two runs side by side\n"
      "  --store URL        as for datasets\n",
      lo_cmd_runs},
-    {"models", "register NAME FILE [--run R] [--base NAME@V] | ls [NAME] | show REF | alias NAME@V ALIAS | tag REF K[=V] | untag REF K | tags REF | eval REF JSON",
+    {"models", "register NAME FILE [--run R] [--base NAME@V] | ls [NAME] | show REF | alias NAME@V ALIAS | promote NAME@V ALIAS [--require GATE]... | tag REF K[=V] | untag REF K | tags REF | eval REF JSON",
      "the model registry: GGUF versions with sha256, metadata, lineage, aliases and tags",
      "  register NAME FILE the next version of NAME (same bytes again: the existing version)\n"
      "  --run R, --base REF  the producing run and the base model version\n"
      "  REF                NAME (newest), NAME@VERSION or NAME@ALIAS\n"
      "  alias NAME@V ALIAS point ALIAS (e.g. production, staging) at that version\n"
+     "  promote NAME@V ALIAS  move ALIAS to NAME@V only if every --require gate holds (exit 1\n"
+     "                     naming the failing gates otherwise)\n"
+     "  --require GATE     METRIC OP VALUE, e.g. \"rougeL>=baseline\", \"perplexity<=1.05*baseline\",\n"
+     "                     \"exact>=0.5\"; OP >= <= > < ==; baseline = the version holding ALIAS now,\n"
+     "                     compared on the newest eval of NAME@V that has a baseline eval on the same\n"
+     "                     dataset version with the same settings (see `llmops eval`); repeatable\n"
      "  eval REF JSON      record an evaluation summary object\n"
      "  --store URL        as for datasets\n",
      lo_cmd_models},
+    {"eval", "(-m MODEL | --deployment NAME) --data EVAL.jsonl [--metrics LIST] [--baseline MODEL@V] [--max-tokens N] [--temp T] [--seed S] [--stop TEXT]... [--json]",
+     "evaluate a model on a JSONL set: generate, score, record a run, compare with a baseline",
+     "  -m MODEL           a registered version NAME[@V|@ALIAS], or a GGUF path (with '/' or .gguf)\n"
+     "  --deployment NAME  evaluate the deployment's primary arm (the canary is not evaluated)\n"
+     "  --data FILE        one JSON object a line: \"prompt\" or \"messages\" (chat template), and\n"
+     "                     \"reference\", \"references\" (array) or \"completion\"\n"
+     "  --metrics LIST     bleu,chrf,rouge,exact,perplexity (default: all; also rouge1, rouge2, rougeL,\n"
+     "                     rougeLsum, exact_norm); perplexity alone generates nothing\n"
+     "  --baseline REF     evaluate REF on the same data (or reuse its recorded eval with the same\n"
+     "                     settings) and print model, baseline, delta and the better direction\n"
+     "  --no-reuse         evaluate the baseline again even when a recorded eval matches\n"
+     "  --max-tokens N     tokens per answer (default 64)   --temp T  0 = greedy (default)\n"
+     "  --seed S           sample i uses seed S+i (default 42)\n"
+     "  --stop TEXT        end an answer at TEXT (\\n = newline; repeatable, at most 16)\n"
+     "  --parallel N       answers generated together (default 4)   --ctx N   --threads N\n"
+     "  --rouge-stem       Porter-stem tokens for ROUGE (rouge-score's use_stemmer)\n"
+     "  --chat-template N  template family for \"messages\" lines (default: the model's)\n"
+     "  --data-name NAME   dataset name to record the file under (default: the file's stem)\n"
+     "  --out-dir DIR      where eval-run-ID.jsonl (per-sample predictions) goes (default: evals/\n"
+     "                     beside a SQLite store's file, else llmops-data/evals)\n"
+     "  --json             one JSON object with the run, scores and baseline scores\n"
+     "  --store URL        as for datasets\n",
+     lo_cmd_eval},
     {"deploy", "NAME MODEL@V [--canary MODEL@V:P%] [--sticky] | promote NAME | rollback NAME | show NAME | ls",
      "deployments: route a name to model versions, canary splits, promote and roll back",
      "  NAME MODEL@V       serve NAME from MODEL@V (a new revision)\n"

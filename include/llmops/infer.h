@@ -1,6 +1,7 @@
 /* infer (L3): turning logits into text — a seeded sampler with llama.cpp's default chain,
  * a generation loop (prompt → decode → sample/decode one token at a time, stop strings,
- * UTF-8-safe streaming) and llama-perplexity's chunked perplexity. */
+ * UTF-8-safe streaming), llama-perplexity's chunked perplexity and teacher-forced scoring
+ * of continuations. */
 #ifndef LLMOPS_INFER_H
 #define LLMOPS_INFER_H
 
@@ -257,6 +258,27 @@ void lo_perplexity_result_free(lo_perplexity_result *r);
  * of the position before (log-softmax in double). The context needs n_ctx ≥ p->n_ctx. */
 lo_status lo_perplexity(const lo_model *m, lo_context *c, const char *text, size_t len,
                         const lo_perplexity_params *p, lo_perplexity_result *out);
+
+/* ---- teacher-forced scoring of continuations (perplexity.c) ------------------------ */
+
+/* One text to score: ids = context then continuation. The continuation tokens
+ * ids[n_context .. n_ids) are each scored with the logits of the position before them
+ * (log-softmax in double, as lo_perplexity), the context only conditions. */
+typedef struct lo_nll_item {
+    const int32_t *ids;
+    int32_t n_ids;     /* ≤ the context's n_ctx */
+    int32_t n_context; /* 1 ≤ n_context < n_ids */
+    double nll;        /* out: summed negative log-likelihood of the continuation tokens */
+    int32_t n_scored;  /* out: n_ids - n_context */
+} lo_nll_item;
+
+/* Scores every item, several at once: each of the context's n_seq sequences holds one
+ * item, and each lo_model_decode carries up to n_batch tokens of as many items as fit, the
+ * logits computed only where a continuation token is scored. Sequences are cleared before
+ * and after use. Results equal scoring the items one by one up to the rounding of batched
+ * matrix kernels. LO_ERR_RANGE for an item longer than n_ctx, LO_ERR_INVALID for ids
+ * outside the vocabulary or a bad n_context (the message names the item). */
+lo_status lo_score_continuations(const lo_model *m, lo_context *c, lo_nll_item *items, int64_t n_items);
 
 #ifdef __cplusplus
 }

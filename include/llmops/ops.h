@@ -1,7 +1,8 @@
 /* ops (L4): the LLMOps records over the metadata store — datasets, runs, the model
  * registry, deployments with canary routing, the request log with redaction, prices and
- * costs, feedback and its export for training, and API keys. Every write is one
- * transaction; every name, reference and number from outside is validated. */
+ * costs, feedback and its export for training, API keys, and evaluation runs with
+ * promotion gates. Every write is one transaction; every name, reference and number from
+ * outside is validated. */
 #ifndef LLMOPS_OPS_H
 #define LLMOPS_OPS_H
 
@@ -351,6 +352,119 @@ typedef void (*lo_ops_key_fn)(void *ctx, const lo_ops_key *k);
 lo_status lo_ops_key_list(lo_store *s, lo_ops_key_fn fn, void *ctx);
 const char *lo_ops_role_name(lo_ops_role r);
 bool lo_ops_role_parse(const char *name, lo_ops_role *out);
+
+/* ---- evaluation runs and promotion gates (eval.c) ------------------------------------ */
+
+/* The scores an evaluation can compute, by index; their names are what gates and run
+ * metrics use: bleu, chrf (0-100, corpus-level as sacreBLEU), rouge1, rouge2, rougeL,
+ * rougeLsum (0-1, the mean over samples of rouge-score's F-measure), exact, exact_norm
+ * (0-1, share of samples), perplexity (exp of the mean NLL per reference token). */
+enum {
+    LO_EVAL_BLEU, LO_EVAL_CHRF, LO_EVAL_ROUGE1, LO_EVAL_ROUGE2, LO_EVAL_ROUGEL, LO_EVAL_ROUGELSUM,
+    LO_EVAL_EXACT, LO_EVAL_EXACT_NORM, LO_EVAL_PERPLEXITY, LO_EVAL_N_SCORES
+};
+#define LO_EVAL_ALL ((1u << LO_EVAL_N_SCORES) - 1)
+const char *lo_eval_score_name(int score);
+/* Index of a score name (exact length len), or -1. */
+int lo_eval_score_find(const char *name, size_t len);
+/* false for perplexity (lower is better), true for every other score. */
+bool lo_eval_higher_is_better(int score);
+/* "bleu,rouge,chrf,exact,perplexity" → a mask of 1u << LO_EVAL_*. "rouge" stands for the
+ * four ROUGE scores and "exact" for exact and exact_norm; single names are taken too. */
+lo_status lo_eval_parse_metrics(const char *list, uint32_t *mask);
+
+typedef struct lo_eval_params {
+    const char *model;      /* a GGUF path (contains '/' or ends in .gguf) or a registry
+                             * reference NAME[@VERSION|@ALIAS] */
+    const char *deployment; /* instead of model: the deployment's primary arm */
+    const char *data_path;  /* EVAL.jsonl */
+    const char *data_name;  /* dataset name; NULL = from the file name */
+    const char *out_dir;    /* where predictions files go (created when missing) */
+    uint32_t metrics;       /* mask of 1u << LO_EVAL_* (0 = all) */
+    int32_t max_tokens;     /* new tokens per answer (default 64) */
+    float temperature;      /* default 0 = greedy; > 0 samples with llama.cpp's default chain */
+    uint64_t seed;          /* 0..0xFFFFFFFF, default 42; sample i is drawn with seed + i
+                             * (+ 1 from LO_SEED_RANDOM on, which would mean "random") */
+    const char *const *stop; /* stop strings (the answer excludes them) */
+    int32_t n_stop;
+    int32_t n_parallel;     /* sequences generated together (default 4) */
+    int32_t n_ctx;          /* positions per sequence (0 = the model's, at most 4096) */
+    int32_t n_threads;      /* 0 = all cores */
+    bool rouge_stem;        /* Porter-stem for ROUGE, as rouge-score's use_stemmer */
+    const char *chat_template; /* family name for {"messages"} lines; NULL = the model's */
+    bool reuse;             /* return a recorded run of this model version on the same
+                             * dataset version with the same settings when there is one */
+} lo_eval_params;
+void lo_eval_params_default(lo_eval_params *p);
+
+typedef struct lo_eval_result {
+    int64_t run_id;
+    bool reused;            /* a recorded run was returned; nothing was generated */
+    int64_t model_id;       /* 0 for a GGUF path that is not in the registry */
+    char model_ref[LO_OPS_PATH_MAX]; /* "NAME@VERSION" or the path */
+    lo_ops_dataset dataset;
+    int64_t n_samples;
+    uint32_t metrics;       /* the scores computed */
+    double scores[LO_EVAL_N_SCORES];
+    int64_t n_prompt_tokens, n_gen_tokens, n_scored_tokens;
+    double t_gen_s, t_score_s, t_total_s; /* generation, perplexity, the whole call */
+    char predictions_path[LO_OPS_PATH_MAX];
+} lo_eval_result;
+
+/* Evaluates a model on EVAL.jsonl and records it. Each non-empty line is a JSON object
+ * with "prompt" (a string) or "messages" ([{"role","content"}...], rendered with the
+ * model's chat template), and the reference as "reference" (string), "references"
+ * (array of strings) or "completion"; a bad line is LO_ERR_INVALID naming its number.
+ * Answers are generated through the continuous-batching scheduler (n_parallel at once),
+ * trimmed of surrounding whitespace, and scored; perplexity is that of the first
+ * reference given the prompt, teacher-forced. Recorded in one transaction: the file as a
+ * dataset version (lo_ops_dataset_add), a run of kind "eval" (params: model, settings;
+ * input: dataset version and model version) with every score as a metric (step 0), the
+ * per-sample predictions as a JSONL artifact OUT_DIR/eval-run-ID.jsonl (written
+ * atomically), the summary on the model version (lo_ops_model_set_eval: the dataset
+ * version → {"dataset", "run", "n", "scores"}, other keys kept) and status succeeded. */
+lo_status lo_eval_run(lo_store *s, const lo_eval_params *p, lo_eval_result *out);
+/* The scores of a recorded eval run (its metrics named as scores). */
+lo_status lo_eval_get(lo_store *s, int64_t run_id, lo_eval_result *out);
+
+/* A promotion gate "METRIC OP RHS": OP one of >= <= > < ==, RHS a number, "baseline" or
+ * "K*baseline" (K a number), spaces allowed between the parts. */
+typedef enum lo_eval_op { LO_EVAL_GE, LO_EVAL_LE, LO_EVAL_GT, LO_EVAL_LT, LO_EVAL_EQ } lo_eval_op;
+typedef struct lo_eval_gate {
+    int score;           /* LO_EVAL_* */
+    lo_eval_op op;
+    bool vs_baseline;    /* RHS = k × the baseline's value; else RHS = k */
+    double k;
+    char text[128];      /* the expression as normalised text, e.g. "perplexity<=1.05*baseline" */
+} lo_eval_gate;
+lo_status lo_eval_gate_parse(const char *expr, lo_eval_gate *out);
+/* The required value (k, or k × baseline) and whether value meets it. Pure. */
+bool lo_eval_gate_check(const lo_eval_gate *g, double value, double baseline, double *rhs);
+const char *lo_eval_op_text(lo_eval_op op); /* ">=", ... */
+
+#define LO_EVAL_MAX_GATES 16
+typedef struct lo_eval_gate_result {
+    lo_eval_gate gate;
+    double value, baseline, rhs; /* baseline NaN when the gate does not use it */
+    bool pass;
+} lo_eval_gate_result;
+typedef struct lo_eval_promotion {
+    char candidate[LO_OPS_NAME_MAX + 26], baseline[LO_OPS_NAME_MAX + 26]; /* "NAME@V"; baseline "" when none */
+    int64_t candidate_run, baseline_run; /* the eval runs compared (baseline_run 0 when none) */
+    char dataset[LO_OPS_NAME_MAX + 1];
+    char dataset_version[65];
+    int n_gates, n_failed;
+    lo_eval_gate_result gates[LO_EVAL_MAX_GATES];
+    bool promoted;
+} lo_eval_promotion;
+/* Moves ALIAS to the version REF when every gate holds. The baseline is the version that
+ * holds ALIAS now; the comparison uses the newest succeeded eval run of REF for which the
+ * baseline has a succeeded eval run on the same dataset version with the same generation
+ * settings and both have every gated score (gates without "baseline" only need an eval of
+ * REF). LO_ERR_NOT_FOUND when there is no such pair; LO_ERR_DENIED when a gate fails (out
+ * says which, with the numbers; the alias is not touched). */
+lo_status lo_eval_promote(lo_store *s, const char *ref, const char *alias, const char *const *gates, int n_gates,
+                          lo_eval_promotion *out);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,7 @@
 /* Perplexity as llama-perplexity computes it: the text tokenized with BOS, split into
  * n_tokens / n_ctx chunks whose first token becomes BOS, each chunk decoded from an empty
- * sequence, and the second half of each chunk scored (log-softmax in double). */
+ * sequence, and the second half of each chunk scored (log-softmax in double); and the
+ * teacher-forced NLL of continuations after their contexts, several packed per forward. */
 #include <inttypes.h>
 #include <math.h>
 #include <string.h>
@@ -113,6 +114,94 @@ done:
     if (st != LO_OK) lo_perplexity_result_free(out);
     lo_tokens_free(&toks);
     lo_free(buf);
+    lo_free(pos);
+    lo_free(seq);
+    lo_free(want);
+    return st;
+}
+
+/* Slot state of lo_score_continuations: the item a sequence holds and its next position. */
+typedef struct nll_slot {
+    int64_t item; /* -1 = free */
+    int32_t next;
+} nll_slot;
+
+lo_status lo_score_continuations(const lo_model *m, lo_context *c, lo_nll_item *items, int64_t n_items) {
+    const int32_t nv = lo_model_hparams(m)->n_vocab, n_ctx = lo_context_n_ctx(c);
+    const int32_t n_seq = lo_context_n_seq(c), n_batch = lo_context_n_batch(c);
+    for (int64_t i = 0; i < n_items; i++) {
+        lo_nll_item *it = &items[i];
+        it->nll = 0;
+        it->n_scored = 0;
+        if (!it->ids || it->n_context < 1 || it->n_context >= it->n_ids)
+            return lo_error(LO_ERR_INVALID, "give at least one context token and one continuation token",
+                            "scoring item %" PRId64 ": %d context tokens of %d", i, it->n_context, it->n_ids);
+        if (it->n_ids > n_ctx)
+            return lo_error(LO_ERR_RANGE, "use a larger context or shorter texts",
+                            "scoring item %" PRId64 ": %d tokens do not fit the context of %d", i, it->n_ids, n_ctx);
+        for (int32_t k = 0; k < it->n_ids; k++)
+            if (it->ids[k] < 0 || it->ids[k] >= nv)
+                return lo_error(LO_ERR_INVALID, NULL, "scoring item %" PRId64 ": token id %d is outside the vocabulary of %d",
+                                i, it->ids[k], nv);
+    }
+    nll_slot *slot = lo_malloc((size_t)n_seq * sizeof *slot);
+    int32_t *tok = lo_malloc((size_t)n_batch * sizeof *tok), *pos = lo_malloc((size_t)n_batch * sizeof *pos);
+    int32_t *seq = lo_malloc((size_t)n_batch * sizeof *seq);
+    bool *want = lo_malloc((size_t)n_batch * sizeof *want);
+    lo_status st = LO_OK;
+    if (!slot || !tok || !pos || !seq || !want) {
+        st = LO_ERR_NOMEM;
+        goto done;
+    }
+    int64_t next_item = 0, n_done = 0;
+    for (int32_t j = 0; j < n_seq; j++) slot[j].item = -1;
+    while (n_done < n_items) {
+        /* free sequences take the next items; then fill one batch from the busy ones */
+        for (int32_t j = 0; j < n_seq; j++)
+            if (slot[j].item < 0 && next_item < n_items) {
+                lo_context_seq_clear(c, j, 0, -1);
+                slot[j].item = next_item++;
+                slot[j].next = 0;
+            }
+        int32_t nb = 0;
+        for (int32_t j = 0; j < n_seq && nb < n_batch; j++) {
+            if (slot[j].item < 0) continue;
+            const lo_nll_item *it = &items[slot[j].item];
+            while (slot[j].next < it->n_ids && nb < n_batch) {
+                int32_t p = slot[j].next++;
+                tok[nb] = it->ids[p];
+                pos[nb] = p;
+                seq[nb] = j;
+                want[nb] = p >= it->n_context - 1 && p < it->n_ids - 1;
+                nb++;
+            }
+        }
+        lo_batch batch = {.n_tokens = nb, .token = tok, .pos = pos, .seq = seq, .logits = want};
+        if ((st = lo_model_decode(c, &batch)) != LO_OK) {
+            lo_error_wrap(st, "scoring continuations");
+            goto done;
+        }
+        for (int32_t k = 0; k < nb; k++) {
+            if (!want[k]) continue;
+            lo_nll_item *it = &items[slot[seq[k]].item];
+            const float *lg = lo_context_logits(c, k);
+            if (!lg) {
+                st = lo_error(LO_ERR_INTERNAL, NULL, "scoring continuations: the context returned no logits");
+                goto done;
+            }
+            it->nll += lo_nll_of(lg, nv, it->ids[pos[k] + 1]);
+            it->n_scored++;
+        }
+        for (int32_t j = 0; j < n_seq; j++)
+            if (slot[j].item >= 0 && slot[j].next == items[slot[j].item].n_ids) {
+                lo_context_seq_clear(c, j, 0, -1);
+                slot[j].item = -1;
+                n_done++;
+            }
+    }
+done:
+    lo_free(slot);
+    lo_free(tok);
     lo_free(pos);
     lo_free(seq);
     lo_free(want);
