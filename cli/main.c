@@ -103,6 +103,34 @@ static const lo_cli_command commands[] = {
      "  --experts-used K  experts per token (default 2)\n"
      "  --sliding-window W  write llama.attention.sliding_window = W\n",
      lo_cmd_gen_model},
+    {"train", "--data FILE [--val FILE | --val-split PCT] --out OUT.gguf --tokenizer TOK.gguf [--arch llama] --dim D --layers L --heads H [--kv-heads K] [--ff F] [--ctx N] [--tied] (--steps N | --epochs N) [--batch B] [--seq T] [--lr LR] [--min-lr LR] [--warmup N] [--schedule cosine|linear|constant] [--grad-clip C] [--grad-accum K] [--weight-decay W] [--seed S] [--threads N] [--eval-every N] [--eval-batches N] [--docs blank|line] [--checkpoint FILE] [--checkpoint-every N] [--resume FILE] [--name NAME] [--method full]",
+     "train a llama model from scratch on a text file and write it as a GGUF",
+     "  --data FILE    UTF-8 text; documents separated by blank lines (--docs line: one per line),\n"
+     "                 packed into --seq windows with EOS after each document (BOS before, if the\n"
+     "                 tokenizer adds one)\n"
+     "  --val FILE     validation text (default: the last --val-split percent of the documents, 10)\n"
+     "  --tokenizer F  a GGUF holding the tokenizer; its tokenizer.* keys go into the output\n"
+     "  --dim --layers --heads --kv-heads --ff --ctx  the shape (kv-heads default heads, ff 8/3·dim\n"
+     "                 rounded up to 32, ctx 256); --tied shares token_embd with the output head\n"
+     "  --steps N | --epochs N  optimizer steps, or passes over the training windows\n"
+     "  --batch B --seq T --grad-accum K  B sequences of T tokens per micro-batch, K per step\n"
+     "                 (defaults 8, --ctx, 1)\n"
+     "  --lr --min-lr --warmup --schedule  AdamW peak lr (1e-3), final lr (lr/10), linear warmup\n"
+     "                 steps (a tenth of the run, at most 100), cosine|linear|constant (cosine)\n"
+     "  --grad-clip C  clip the global gradient norm (1.0; 0 = off)\n"
+     "  --weight-decay W  decoupled weight decay on matrices and embeddings (0.1)\n"
+     "  --seed S --threads N  same seed and threads give the same loss curve (42, all cores)\n"
+     "  --eval-every N --eval-batches N  validation every N steps (100; 0 = only at start and\n"
+     "                 end) over N micro-batches (20; 0 = all)\n"
+     "  --checkpoint F --checkpoint-every N  atomic checkpoints to F (default OUT.ckpt) every N\n"
+     "                 steps (0 = never) and at Ctrl-C, which then stops the run\n"
+     "  --resume F     continue a checkpoint (same data and shape options): the losses that\n"
+     "                 follow are those of the uninterrupted run\n"
+     "  --name NAME    general.name of the output (default llmops-trained)\n"
+     "  --method full  the only method built (full training from scratch)\n"
+     "  Not available yet (refused): --base, --method lora|qlora, --lora-*, --adapter-out,\n"
+     "  mpirun\n",
+     lo_cmd_train},
     {"bench", "-m FILE [-p 128] [-n 64] [-t 2] [-r 5] [--json]",
      "prompt processing (ppN) and generation (tgN) speed in tokens/s",
      "  -p N           prompt tokens (default 128; 0 = skip)\n"

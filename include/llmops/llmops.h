@@ -11,6 +11,7 @@
 #include "llmops/metrics.h"
 #include "llmops/model.h"
 #include "llmops/infer.h"
+#include "llmops/train.h"
 #include "llmops/server.h"
 #include "llmops/ops.h"
 

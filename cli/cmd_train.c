@@ -1,0 +1,299 @@
+/* `llmops train`: trains a llama model from scratch on a plain-text file with a tokenizer
+ * taken from a GGUF (lo_train_run) and writes a llama GGUF; a one-line progress bar and
+ * validation loss/perplexity on stderr; checkpoints every N steps and at SIGINT, --resume.
+ * Methods not built yet are refused by name. */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+enum {
+    O_DATA,
+    O_VAL,
+    O_VAL_SPLIT,
+    O_DOCS,
+    O_OUT,
+    O_TOKENIZER,
+    O_ARCH,
+    O_DIM,
+    O_LAYERS,
+    O_HEADS,
+    O_KV_HEADS,
+    O_FF,
+    O_CTX,
+    O_TIED,
+    O_STEPS,
+    O_EPOCHS,
+    O_BATCH,
+    O_SEQ,
+    O_LR,
+    O_MIN_LR,
+    O_WARMUP,
+    O_SCHEDULE,
+    O_GRAD_CLIP,
+    O_GRAD_ACCUM,
+    O_WEIGHT_DECAY,
+    O_SEED,
+    O_THREADS,
+    O_EVAL_EVERY,
+    O_EVAL_BATCHES,
+    O_NAME,
+    O_METHOD,
+    O_CHECKPOINT,
+    O_CHECKPOINT_EVERY,
+    O_RESUME,
+    /* not available yet: refused with a message */
+    O_BASE,
+    O_LORA_RANK,
+    O_LORA_ALPHA,
+    O_LORA_TARGETS,
+    O_ADAPTER_OUT,
+    O_COUNT
+};
+
+typedef struct progress_ui {
+    bool tty;
+    int64_t every; /* non-tty: a line every this many steps */
+    bool drawn;
+} progress_ui;
+
+static void fmt_eta(double s, char *buf, size_t n) {
+    if (!(s >= 0) || s > 1e7)
+        snprintf(buf, n, "?");
+    else if (s >= 3600)
+        snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod(s / 60, 60));
+    else if (s >= 60)
+        snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)fmod(s, 60));
+    else
+        snprintf(buf, n, "%.0fs", s);
+}
+
+static void on_report(void *ud, const lo_train_report *r) {
+    progress_ui *ui = ud;
+    if (r->step > 0 && (ui->tty || r->step % ui->every == 0 || r->step == r->total_steps)) {
+        char eta[32];
+        fmt_eta(r->eta_sec, eta, sizeof eta);
+        const int width = 20;
+        int fill = (int)((double)r->step / (double)r->total_steps * width);
+        char bar[32];
+        for (int i = 0; i < width; i++) bar[i] = i < fill ? '=' : ' ';
+        bar[width] = 0;
+        fprintf(stderr, "%s[%s] step %lld/%lld loss %.4f lr %.2e |g| %.3f %.0f tok/s ETA %s%s", ui->tty ? "\r" : "",
+                bar, (long long)r->step, (long long)r->total_steps, r->loss, r->lr, r->grad_norm, r->tokens_per_sec,
+                eta, ui->tty ? "\033[K" : "\n");
+        ui->drawn = ui->tty;
+    }
+    if (r->has_val) {
+        if (ui->drawn) fputc('\n', stderr), ui->drawn = false;
+        fprintf(stderr, "step %lld: val loss %.4f ppl %.3f\n", (long long)r->step, r->val_loss, r->val_ppl);
+    }
+    fflush(stderr);
+}
+
+static volatile sig_atomic_t g_stop;
+static void on_sigint(int sig) {
+    (void)sig;
+    g_stop = 1;
+}
+
+static bool get_int(const lo_cli_opt *o, long long lo, long long hi, long long *out) {
+    return !o->set || lo_cli_parse_int(o->value, lo, hi, out);
+}
+static bool get_num(const lo_cli_opt *o, double lo, double hi, double *out) {
+    double v;
+    if (!o->set) return true;
+    if (!lo_cli_parse_double(o->value, &v) || !(v >= lo && v <= hi)) return false;
+    *out = v;
+    return true;
+}
+
+int lo_cmd_train(int argc, char **argv) {
+    const char *cmd = argv[0];
+    lo_cli_opt o[O_COUNT] = {
+        [O_DATA] = {"--data", true},
+        [O_VAL] = {"--val", true},
+        [O_VAL_SPLIT] = {"--val-split", true},
+        [O_DOCS] = {"--docs", true},
+        [O_OUT] = {"--out", true},
+        [O_TOKENIZER] = {"--tokenizer", true},
+        [O_ARCH] = {"--arch", true},
+        [O_DIM] = {"--dim", true},
+        [O_LAYERS] = {"--layers", true},
+        [O_HEADS] = {"--heads", true},
+        [O_KV_HEADS] = {"--kv-heads", true},
+        [O_FF] = {"--ff", true},
+        [O_CTX] = {"--ctx", true},
+        [O_TIED] = {"--tied", false},
+        [O_STEPS] = {"--steps", true},
+        [O_EPOCHS] = {"--epochs", true},
+        [O_BATCH] = {"--batch", true},
+        [O_SEQ] = {"--seq", true},
+        [O_LR] = {"--lr", true},
+        [O_MIN_LR] = {"--min-lr", true},
+        [O_WARMUP] = {"--warmup", true},
+        [O_SCHEDULE] = {"--schedule", true},
+        [O_GRAD_CLIP] = {"--grad-clip", true},
+        [O_GRAD_ACCUM] = {"--grad-accum", true},
+        [O_WEIGHT_DECAY] = {"--weight-decay", true},
+        [O_SEED] = {"--seed", true},
+        [O_THREADS] = {"--threads", true},
+        [O_EVAL_EVERY] = {"--eval-every", true},
+        [O_EVAL_BATCHES] = {"--eval-batches", true},
+        [O_NAME] = {"--name", true},
+        [O_METHOD] = {"--method", true},
+        [O_BASE] = {"--base", true},
+        [O_LORA_RANK] = {"--lora-rank", true},
+        [O_LORA_ALPHA] = {"--lora-alpha", true},
+        [O_LORA_TARGETS] = {"--lora-targets", true},
+        [O_ADAPTER_OUT] = {"--adapter-out", true},
+        [O_RESUME] = {"--resume", true},
+        [O_CHECKPOINT_EVERY] = {"--checkpoint-every", true},
+        [O_CHECKPOINT] = {"--checkpoint", true},
+    };
+    char *pos[1];
+    int n_pos = 0;
+    int rc = lo_cli_parse(cmd, argc, argv, 1, o, O_COUNT, pos, 0, &n_pos);
+    if (rc) return rc;
+    /* What is not built yet is refused, never ignored. */
+    if (o[O_BASE].set)
+        return lo_cli_usage_error(cmd, "--base (fine-tuning a GGUF model) is not available yet: train from scratch "
+                                       "with --tokenizer --dim --layers --heads");
+    if (o[O_METHOD].set && strcmp(o[O_METHOD].value, "full") != 0)
+        return lo_cli_usage_error(cmd, "--method %s is not available yet: only full training from scratch is built",
+                                  o[O_METHOD].value);
+    for (int k = O_LORA_RANK; k <= O_ADAPTER_OUT; k++)
+        if (o[k].set) return lo_cli_usage_error(cmd, "%s is not available yet (LoRA is not built)", o[k].name);
+    const char *mpi = getenv("OMPI_COMM_WORLD_SIZE");
+    if (mpi && atoi(mpi) > 1)
+        return lo_cli_usage_error(cmd, "data-parallel training under mpirun is not available yet: run one process");
+    if (o[O_ARCH].set && strcmp(o[O_ARCH].value, "llama") != 0)
+        return lo_cli_usage_error(cmd, "--arch %s is not supported (only llama)", o[O_ARCH].value);
+    if (!o[O_DATA].set || !o[O_OUT].set || !o[O_TOKENIZER].set)
+        return lo_cli_usage_error(cmd, "--data FILE, --out OUT.gguf and --tokenizer TOK.gguf are required");
+    if (!o[O_DIM].set || !o[O_LAYERS].set || !o[O_HEADS].set)
+        return lo_cli_usage_error(cmd, "--dim, --layers and --heads are required for a model trained from scratch");
+    if (o[O_STEPS].set == o[O_EPOCHS].set)
+        return lo_cli_usage_error(cmd, "give exactly one of --steps N and --epochs N");
+
+    lo_train_run_params p = {.data_path = o[O_DATA].value,
+                             .val_path = o[O_VAL].set ? o[O_VAL].value : NULL,
+                             .tokenizer_path = o[O_TOKENIZER].value,
+                             .out_path = o[O_OUT].value,
+                             .name = o[O_NAME].set ? o[O_NAME].value : NULL,
+                             .seed = 42,
+                             .eval_every = 100,
+                             .eval_batches = 20};
+    long long dim = 0, layers = 0, heads = 0, kv = -1, ff = -1, ctx = 256, steps = 0, batch = 8, seq = -1, warmup = -1;
+    long long accum = 1, seed = 42, threads = 0, eval_every = 100, eval_batches = 20, ckpt_every = 0;
+    double epochs = 0, lr = 1e-3, min_lr = -1, clip = 1.0, wd = 0.1, val_split = 10;
+    const long long big = 1 << 22;
+    if (!get_int(&o[O_DIM], 2, 65536, &dim)) return lo_cli_usage_error(cmd, "--dim needs 2..65536");
+    if (!get_int(&o[O_LAYERS], 1, 1024, &layers)) return lo_cli_usage_error(cmd, "--layers needs 1..1024");
+    if (!get_int(&o[O_HEADS], 1, 1024, &heads)) return lo_cli_usage_error(cmd, "--heads needs 1..1024");
+    if (!get_int(&o[O_KV_HEADS], 1, 1024, &kv)) return lo_cli_usage_error(cmd, "--kv-heads needs 1..1024");
+    if (!get_int(&o[O_FF], 1, 1 << 20, &ff)) return lo_cli_usage_error(cmd, "--ff needs 1..%d", 1 << 20);
+    if (!get_int(&o[O_CTX], 1, 1 << 20, &ctx)) return lo_cli_usage_error(cmd, "--ctx needs 1..%d", 1 << 20);
+    if (!get_int(&o[O_STEPS], 1, (long long)1 << 40, &steps))
+        return lo_cli_usage_error(cmd, "--steps needs a count ≥ 1");
+    if (!get_num(&o[O_EPOCHS], 1e-6, 1e6, &epochs)) return lo_cli_usage_error(cmd, "--epochs needs a number > 0");
+    if (!get_int(&o[O_BATCH], 1, 65536, &batch)) return lo_cli_usage_error(cmd, "--batch needs 1..65536");
+    if (!get_int(&o[O_SEQ], 1, 1 << 20, &seq)) return lo_cli_usage_error(cmd, "--seq needs 1..%d", 1 << 20);
+    if (!get_num(&o[O_LR], 1e-12, 10, &lr)) return lo_cli_usage_error(cmd, "--lr needs a number in (0, 10]");
+    if (!get_num(&o[O_MIN_LR], 0, 10, &min_lr)) return lo_cli_usage_error(cmd, "--min-lr needs a number ≥ 0");
+    if (!get_int(&o[O_WARMUP], 0, big, &warmup)) return lo_cli_usage_error(cmd, "--warmup needs 0..%lld", big);
+    if (!get_num(&o[O_GRAD_CLIP], 0, 1e9, &clip))
+        return lo_cli_usage_error(cmd, "--grad-clip needs a number ≥ 0 (0 = off)");
+    if (!get_int(&o[O_GRAD_ACCUM], 1, 65536, &accum)) return lo_cli_usage_error(cmd, "--grad-accum needs 1..65536");
+    if (!get_num(&o[O_WEIGHT_DECAY], 0, 10, &wd)) return lo_cli_usage_error(cmd, "--weight-decay needs 0..10");
+    if (!get_int(&o[O_SEED], 0, (long long)(~0ull >> 1), &seed))
+        return lo_cli_usage_error(cmd, "--seed needs an integer ≥ 0");
+    if (!get_int(&o[O_THREADS], 0, 256, &threads))
+        return lo_cli_usage_error(cmd, "--threads needs 0..256 (0 = all cores)");
+    if (!get_int(&o[O_EVAL_EVERY], 0, (long long)1 << 40, &eval_every))
+        return lo_cli_usage_error(cmd, "--eval-every needs a count ≥ 0");
+    if (!get_int(&o[O_EVAL_BATCHES], 0, big, &eval_batches))
+        return lo_cli_usage_error(cmd, "--eval-batches needs 0..%lld (0 = all)", big);
+    if (!get_int(&o[O_CHECKPOINT_EVERY], 0, (long long)1 << 40, &ckpt_every))
+        return lo_cli_usage_error(cmd, "--checkpoint-every needs a count ≥ 0");
+    if (!get_num(&o[O_VAL_SPLIT], 0.001, 99.999, &val_split))
+        return lo_cli_usage_error(cmd, "--val-split needs a percentage in (0, 100)");
+    if (o[O_VAL].set && o[O_VAL_SPLIT].set)
+        return lo_cli_usage_error(cmd, "give --val FILE or --val-split PCT, not both");
+    int sched = LO_SCHED_COSINE;
+    if (o[O_SCHEDULE].set && (sched = lo_lr_schedule_from_name(o[O_SCHEDULE].value)) < 0)
+        return lo_cli_usage_error(cmd, "--schedule must be cosine, linear or constant, not '%s'", o[O_SCHEDULE].value);
+    if (o[O_DOCS].set) {
+        if (!strcmp(o[O_DOCS].value, "blank"))
+            p.doc_split = LO_DOCS_BLANK_LINE;
+        else if (!strcmp(o[O_DOCS].value, "line"))
+            p.doc_split = LO_DOCS_LINE;
+        else
+            return lo_cli_usage_error(cmd, "--docs must be blank or line, not '%s'", o[O_DOCS].value);
+    }
+    if (kv < 0) kv = heads;
+    if (ff < 0) ff = (8 * dim / 3 + 31) / 32 * 32; /* llama's 8/3·dim, rounded up to 32 */
+    if (seq < 0) seq = ctx;
+    if (seq > ctx) return lo_cli_usage_error(cmd, "--seq %lld exceeds --ctx %lld", seq, ctx);
+    if (min_lr < 0) min_lr = lr / 10;
+    if (min_lr > lr) return lo_cli_usage_error(cmd, "--min-lr must not exceed --lr");
+    p.model = (lo_train_config){.n_embd = (int32_t)dim,
+                                .n_layer = (int32_t)layers,
+                                .n_head = (int32_t)heads,
+                                .n_head_kv = (int32_t)kv,
+                                .n_ff = (int32_t)ff,
+                                .n_ctx = (int32_t)ctx,
+                                .tied = o[O_TIED].set};
+    p.train = (lo_train_params){.batch = (int32_t)batch,
+                                .seq = (int32_t)seq,
+                                .grad_accum = (int32_t)accum,
+                                .n_threads = (int32_t)threads,
+                                .total_steps = steps,
+                                .lr = (float)lr,
+                                .min_lr = (float)min_lr,
+                                .schedule = (lo_lr_schedule)sched,
+                                .weight_decay = (float)wd,
+                                .grad_clip = (float)clip};
+    p.train.warmup = (int32_t)warmup; /* -1: a tenth of the run, at most 100 steps */
+    p.epochs = epochs;
+    p.val_fraction = val_split / 100.0;
+    p.seed = (uint64_t)seed;
+    p.eval_every = eval_every;
+    p.eval_batches = eval_batches;
+    /* Checkpoints go to --checkpoint, else OUT.ckpt; SIGINT writes one and stops. */
+    char ckpt_buf[4096];
+    if (o[O_CHECKPOINT].set) {
+        p.checkpoint_path = o[O_CHECKPOINT].value;
+    } else {
+        if (snprintf(ckpt_buf, sizeof ckpt_buf, "%s.ckpt", p.out_path) >= (int)sizeof ckpt_buf)
+            return lo_cli_usage_error(cmd, "--out path too long");
+        p.checkpoint_path = ckpt_buf;
+    }
+    p.checkpoint_every = ckpt_every;
+    p.resume_path = o[O_RESUME].set ? o[O_RESUME].value : NULL;
+    p.stop = &g_stop;
+    struct sigaction sa = {0};
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    progress_ui ui = {.tty = isatty(2) != 0, .every = steps > 20 ? steps / 20 : 1};
+    if (!steps) ui.every = 10;
+    p.report = on_report, p.report_ud = &ui;
+    lo_train_result res;
+    lo_status s = lo_train_run(&p, &res);
+    if (ui.drawn) fputc('\n', stderr);
+    if (s) return lo_cli_fail(cmd, s);
+    if (res.interrupted) {
+        fprintf(stderr, "llmops train: interrupted after step %lld; checkpoint %s (continue with --resume %s)\n",
+                (long long)res.steps, p.checkpoint_path, p.checkpoint_path);
+        return LO_EXIT_FAIL;
+    }
+    printf("%s: llama %lld params, %lld steps, %lld training tokens, val loss %.4f -> %.4f (ppl %.3f), %.0f tokens/s, "
+           "%.1f s\n",
+           p.out_path, (long long)res.n_params, (long long)res.steps, (long long)res.train_tokens, res.first_val_loss,
+           res.last_val_loss, exp(res.last_val_loss), res.tokens_per_sec, res.seconds);
+    return LO_EXIT_OK;
+}

@@ -1,0 +1,201 @@
+/* train (L3): training llama-architecture models in f32 — parameters and their
+ * gradients, the forward and hand-written backward pass over a batch of sequences,
+ * cross-entropy with a per-token mask, AdamW with warmup + constant/linear/cosine
+ * schedules, clipping by global norm, a packed plain-text data loader and GGUF output. */
+#ifndef LLMOPS_TRAIN_H
+#define LLMOPS_TRAIN_H
+
+#include <signal.h>
+
+#include "llmops/base.h"
+#include "llmops/tokenizer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- the model being trained (model.c) -------------------------------------------- */
+
+/* A llama model: RMSNorm, RoPE (adjacent pairs, as llama's GGUF layout), GQA causal
+ * attention, SwiGLU FFN, output head tied to the token embeddings or separate. */
+typedef struct lo_train_config {
+    int32_t n_vocab, n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx;
+    float norm_eps;       /* 0 = 1e-5 */
+    float rope_freq_base; /* 0 = 10000 */
+    bool tied;            /* output.weight is token_embd.weight */
+} lo_train_config;
+
+typedef struct lo_train_model lo_train_model;
+
+/* Validates the config and allocates parameters, gradients and AdamW moments (one block
+ * each); weights get a seeded init: matrices N(0, 0.02), the two residual projections
+ * (attn_output, ffn_down) N(0, 0.02/√(2·n_layer)), norm gains 1. */
+lo_status lo_train_model_init(const lo_train_config *c, uint64_t seed, lo_train_model **out);
+void lo_train_model_free(lo_train_model *m);
+const lo_train_config *lo_train_model_config(const lo_train_model *m);
+int64_t lo_train_model_n_params(const lo_train_model *m);
+
+/* One parameter tensor, with GGUF's name and dims (ne[0] fastest: a matrix is ne[1] rows
+ * of ne[0]), its weights and its gradient (both n floats). */
+typedef struct lo_train_tensor {
+    const char *name;
+    int n_dims;
+    int64_t ne[2];
+    int64_t n;
+    float *w, *g;
+} lo_train_tensor;
+int32_t lo_train_model_n_tensors(const lo_train_model *m);
+lo_train_tensor lo_train_model_tensor(const lo_train_model *m, int32_t i);
+
+/* Writes a llama GGUF (F32 weights, every llama.* key llama.cpp reads, the tokenizer.*
+ * metadata copied from tokenizer_path) atomically (temp + rename). */
+lo_status lo_train_model_save_gguf(const lo_train_model *m, const char *tokenizer_path, const char *name,
+                                   const char *out_path);
+
+/* ---- the trainer: activations, forward/backward, optimizer (core.c, optim.c) ------- */
+
+typedef enum lo_lr_schedule { LO_SCHED_CONSTANT = 0, LO_SCHED_LINEAR = 1, LO_SCHED_COSINE = 2 } lo_lr_schedule;
+/* "constant" | "linear" | "cosine" → the value; -1 when unknown. */
+int lo_lr_schedule_from_name(const char *name);
+const char *lo_lr_schedule_name(lo_lr_schedule s);
+
+typedef struct lo_train_params {
+    int32_t batch;      /* sequences per micro-batch (B) */
+    int32_t seq;        /* tokens per sequence (T ≤ n_ctx) */
+    int32_t grad_accum; /* micro-batches per optimizer step (≥ 1) */
+    int32_t n_threads;  /* 0 = all cores */
+    int64_t total_steps;
+    float lr, min_lr; /* peak and final learning rate */
+    int32_t warmup;   /* steps of linear warmup from lr/warmup to lr */
+    lo_lr_schedule schedule;
+    float beta1, beta2, adam_eps, weight_decay; /* 0 = 0.9, 0.95, 1e-8; weight_decay as given */
+    float grad_clip;                            /* clip the global gradient norm to this (≤ 0 = off) */
+} lo_train_params;
+
+typedef struct lo_trainer lo_trainer;
+/* Allocates every activation and scratch buffer for B×T tokens once, and the threads. */
+lo_status lo_trainer_create(lo_train_model *m, const lo_train_params *p, lo_trainer **out);
+void lo_trainer_free(lo_trainer *t);
+
+/* The BLAS doing the products and the CPU core it chose ("OpenBLAS 0.3.21 core SkylakeX"),
+ * for benchmark logs. */
+const char *lo_train_blas_info(void);
+
+/* The learning rate of optimizer step `step` (0-based) under the params' schedule. */
+float lo_train_lr(const lo_train_params *p, int64_t step);
+
+/* Sets every gradient to zero. */
+void lo_trainer_zero_grad(lo_trainer *t);
+/* One micro-batch: tokens, targets and mask are B×T (row b is sequence b, at positions
+ * 0..T-1). Returns in *loss_sum the sum over masked tokens (mask[i] != 0) of
+ * -log p(target | prefix), in double, and in *n_counted their number. With backward, adds
+ * grad_scale · ∂(loss_sum)/∂θ to the gradients (grad_scale = 1 / tokens counted over the
+ * whole optimizer step gives the mean). Targets are checked against n_vocab. */
+lo_status lo_trainer_forward(lo_trainer *t, const int32_t *tokens, const int32_t *targets, const uint8_t *mask,
+                             bool backward, float grad_scale, double *loss_sum, int64_t *n_counted);
+/* Clips the gradients by global norm, applies AdamW with the learning rate of `step`
+ * (0-based optimizer step) and leaves the gradients as they were (call zero_grad next). */
+typedef struct lo_train_step_info {
+    float lr;
+    double grad_norm; /* before clipping */
+} lo_train_step_info;
+void lo_trainer_step(lo_trainer *t, int64_t step, lo_train_step_info *info);
+
+/* ---- data: plain text packed into sequences (data.c) ------------------------------- */
+
+typedef enum lo_doc_split { LO_DOCS_BLANK_LINE = 0, LO_DOCS_LINE = 1 } lo_doc_split;
+
+/* A token stream: each document as [BOS if the tokenizer adds one] tokens EOS, the
+ * documents concatenated in file order. Training windows are T+1 tokens starting every T
+ * tokens (inputs = the first T, targets = the last T). */
+typedef struct lo_train_data {
+    int32_t *ids;
+    int64_t n_ids;
+    int64_t n_docs;
+    int64_t *doc_start; /* n_docs + 1 offsets into ids */
+} lo_train_data;
+
+/* Reads and tokenizes a UTF-8 text file (documents separated by blank lines, or one per
+ * line). A NUL byte or invalid UTF-8 is rejected with its line number. */
+lo_status lo_train_data_load(const lo_tokenizer *tok, const char *path, lo_doc_split split, lo_train_data *out);
+/* Moves the last `fraction` of the documents (at least one) of d into val. */
+lo_status lo_train_data_split(lo_train_data *d, double fraction, lo_train_data *val);
+void lo_train_data_free(lo_train_data *d);
+/* Number of whole T+1 windows. */
+int64_t lo_train_data_n_windows(const lo_train_data *d, int32_t seq);
+
+/* Hands out micro-batches of B windows. shuffle: a seeded permutation of the windows,
+ * reshuffled each epoch, batches running on across epoch ends. Without shuffle (for
+ * validation): windows in order, ceil(windows / B) batches per epoch, rows past the last
+ * window masked out. Everything is allocated at creation. */
+typedef struct lo_train_loader lo_train_loader;
+lo_status lo_train_loader_create(const lo_train_data *d, int32_t batch, int32_t seq, uint64_t seed, bool shuffle,
+                                 lo_train_loader **out);
+void lo_train_loader_free(lo_train_loader *l);
+/* Fills the loader's B×T tokens/targets/mask buffers (returned through the pointers);
+ * *epoch is the 0-based epoch the batch belongs to. */
+void lo_train_loader_next(lo_train_loader *l, const int32_t **tokens, const int32_t **targets, const uint8_t **mask,
+                          int64_t *epoch);
+void lo_train_loader_rewind(lo_train_loader *l);
+int64_t lo_train_loader_batches_per_epoch(const lo_train_loader *l);
+
+/* ---- a whole from-scratch run (run.c) ------------------------------------------------ */
+
+/* What the run reports after each optimizer step (and each evaluation). */
+typedef struct lo_train_report {
+    int64_t step, total_steps; /* step is 1-based: steps done */
+    int64_t epoch;
+    double loss; /* mean training loss of this step's tokens */
+    float lr;
+    double grad_norm;
+    double tokens_per_sec; /* training tokens (all positions) per second so far,
+                            * evaluations left out */
+    double elapsed_sec, eta_sec;
+    bool has_val; /* an evaluation ran at this step (step 0: before training) */
+    double val_loss, val_ppl;
+} lo_train_report;
+typedef void (*lo_train_report_fn)(void *ud, const lo_train_report *r);
+
+typedef struct lo_train_run_params {
+    const char *data_path, *val_path; /* val_path NULL: the last val_fraction of the documents */
+    double val_fraction;              /* 0 = 0.1 */
+    lo_doc_split doc_split;
+    const char *tokenizer_path; /* a GGUF with tokenizer.* metadata */
+    const char *out_path;       /* the llama GGUF written at the end */
+    const char *name;           /* general.name (NULL: "llmops-trained") */
+    lo_train_config model;      /* n_vocab 0 = the tokenizer's */
+    lo_train_params train;      /* total_steps 0 with epochs > 0: from the data;
+                                 * warmup < 0: a tenth of the steps, at most 100 */
+    double epochs;
+    uint64_t seed;
+    int64_t eval_every;   /* 0 = only before and after */
+    int64_t eval_batches; /* validation micro-batches per evaluation (0 = all) */
+    lo_train_report_fn report;
+    void *report_ud;
+    /* Checkpoints (written atomically): every checkpoint_every steps (0 = never), at the
+     * end, and when *stop becomes non-zero (a SIGINT handler sets it; the run then
+     * returns LO_OK with interrupted set). resume_path continues a checkpoint: the model
+     * shape, batch, seq, grad-accum, seed and data must match it; the steps that follow
+     * give the losses the uninterrupted run gives. */
+    const char *checkpoint_path;
+    int64_t checkpoint_every;
+    const char *resume_path;
+    volatile sig_atomic_t *stop;
+} lo_train_run_params;
+
+typedef struct lo_train_result {
+    int64_t steps, n_params, train_tokens, val_tokens;
+    double first_val_loss, last_val_loss, last_loss, tokens_per_sec, seconds;
+    int64_t start_step; /* > 0 when resumed */
+    bool interrupted;   /* *stop was set: a checkpoint was written, no GGUF */
+} lo_train_result;
+
+/* Tokenizes the data, builds the model and the trainer, trains for the given steps or
+ * epochs with evaluations, and writes out_path. Allocation happens before the first
+ * step; the step loop allocates nothing. */
+lo_status lo_train_run(const lo_train_run_params *p, lo_train_result *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

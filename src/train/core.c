@@ -1,0 +1,413 @@
+/* train: the trainer's buffers and the llama forward + hand-written backward pass over B
+ * sequences of T tokens in f32 — OpenBLAS sgemm for every product (attention's on strided
+ * per-head views), the thread pool for the cross-entropy rows. Shapes: N = B·T rows; D
+ * model width, KV = n_head_kv·hd, F FFN width, V vocab; matrices are row-major [out][in]. */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "llmops/tensor.h"
+#include "train/train_internal.h"
+
+/* ---- creation ---------------------------------------------------------------------------- */
+
+static float *carve(lo_arena *a, int64_t n_floats) {
+    float *p = lo_arena_alloc(a, (size_t)n_floats * sizeof(float), 64);
+    LO_ASSERT(p); /* the arena was sized from the same list */
+    return p;
+}
+
+/* Bytes of the arena: every buffer lo_trainer_create carves, with alignment slack. */
+static size_t trainer_bytes(const lo_trainer *t) {
+    const lo_train_config *c = &t->m->c;
+    const size_t N = (size_t)t->N, D = (size_t)c->n_embd, KV = (size_t)t->KV, F = (size_t)c->n_ff;
+    const size_t V = (size_t)c->n_vocab, L = (size_t)c->n_layer, H = (size_t)c->n_head, T = (size_t)t->T;
+    const size_t B = (size_t)t->B;
+    size_t per_layer = 5 * N * D + 2 * N * KV + 3 * N * F + B * H * T * T + 2 * N;
+    size_t floats = (L + 1) * N * D + L * per_layer + N * D + N + N * V + T * (size_t)t->hd;
+    floats += 4 * N * D + 2 * N * KV + 3 * N * F + T * T;
+    /* 64-byte alignment slack per buffer, and the row losses in double */
+    return floats * sizeof(float) + N * sizeof(double) + (size_t)(16 * L + 40) * 64;
+}
+
+lo_status lo_trainer_create(lo_train_model *m, const lo_train_params *p, lo_trainer **out) {
+    *out = NULL;
+    if (!m || !p)
+        return lo_error(LO_ERR_INVALID, "create the model first (lo_train_model_init)",
+                        "train: no model or parameters");
+    const lo_train_config *c = &m->c;
+    if (p->batch < 1 || p->batch > 65536 || p->seq < 1 || p->seq > c->n_ctx)
+        return lo_error(LO_ERR_RANGE, "give --batch ≥ 1 and 1 ≤ --seq ≤ --ctx", "train: batch %d, seq %d (context %d)",
+                        p->batch, p->seq, c->n_ctx);
+    if (p->grad_accum < 1 || p->grad_accum > 65536)
+        return lo_error(LO_ERR_RANGE, "give 1 ≤ --grad-accum ≤ 65536", "train: grad accumulation %d", p->grad_accum);
+    if (!(p->lr > 0 && p->lr < 10) || !(p->min_lr >= 0 && p->min_lr <= p->lr) || p->warmup < 0 || p->total_steps < 1)
+        return lo_error(LO_ERR_RANGE, "give 0 < --lr < 10, 0 ≤ --min-lr ≤ --lr, --warmup ≥ 0, --steps ≥ 1",
+                        "train: lr %g, min lr %g, warmup %d, steps %lld", p->lr, p->min_lr, p->warmup,
+                        (long long)p->total_steps);
+    if ((int)p->schedule < 0 || (int)p->schedule > LO_SCHED_COSINE)
+        return lo_error(LO_ERR_INVALID, "use constant, linear or cosine", "train: unknown schedule %d",
+                        (int)p->schedule);
+    if (!(p->weight_decay >= 0 && p->weight_decay < 10) || !(p->beta1 >= 0 && p->beta1 < 1) ||
+        !(p->beta2 >= 0 && p->beta2 < 1) || !(p->adam_eps >= 0 && p->adam_eps < 1) || !(p->grad_clip < 1e30f))
+        return lo_error(LO_ERR_RANGE, "give 0 ≤ --weight-decay < 10, betas and eps in [0, 1), a finite --grad-clip",
+                        "train: weight decay %g, betas %g/%g, eps %g or clip %g out of range", p->weight_decay,
+                        p->beta1, p->beta2, p->adam_eps, p->grad_clip);
+    size_t n_tok;
+    if (lo_mul_overflow((size_t)p->batch, (size_t)p->seq, &n_tok) || n_tok > (1u << 24))
+        return lo_error(LO_ERR_RANGE, "give a smaller --batch × --seq", "train: %d × %d tokens per micro-batch",
+                        p->batch, p->seq);
+    lo_trainer *t = lo_calloc(1, sizeof *t);
+    if (!t) return LO_ERR_NOMEM;
+    t->m = m;
+    t->p = *p;
+    if (t->p.beta1 == 0) t->p.beta1 = 0.9f;
+    if (t->p.beta2 == 0) t->p.beta2 = 0.95f;
+    if (t->p.adam_eps == 0) t->p.adam_eps = 1e-8f;
+    t->B = p->batch, t->T = p->seq, t->N = (int32_t)n_tok;
+    t->hd = c->n_embd / c->n_head;
+    t->KV = t->hd * c->n_head_kv;
+    t->n_threads = p->n_threads > 0 ? p->n_threads : lo_cpu_count();
+    if (t->n_threads > 256) t->n_threads = 256;
+    const int L = c->n_layer;
+    /* The arena's size in double first: absurd shapes are refused before any size_t
+     * arithmetic could wrap. */
+    const double est = ((double)c->n_layer + 2) * (double)n_tok *
+                           (8.0 * c->n_embd + 3.0 * c->n_ff + (double)c->n_head * p->seq) * 4.0 +
+                       (double)n_tok * c->n_vocab * 4.0;
+    if (est > 1e14) {
+        lo_free(t);
+        return lo_error(LO_ERR_RANGE, "give a smaller --batch, --seq or model",
+                        "train: the activations would need about %.3g bytes", est);
+    }
+    lo_status s = lo_pool_create(t->n_threads, &t->pool);
+    if (!s) {
+        t->resid = lo_calloc((size_t)L + 1, sizeof *t->resid);
+        t->a = lo_calloc((size_t)L, sizeof *t->a);
+        if (!t->resid || !t->a) s = LO_ERR_NOMEM;
+    }
+    if (!s) {
+        s = lo_arena_init(&t->arena, trainer_bytes(t));
+        if (s)
+            s = lo_error(s, "give a smaller --batch, --seq or model",
+                         "train: no memory for the activations (%zu bytes)", trainer_bytes(t));
+    }
+    if (s) {
+        lo_trainer_free(t);
+        return s;
+    }
+    const int64_t N = t->N, D = c->n_embd, KV = t->KV, F = c->n_ff, V = c->n_vocab, T = t->T;
+    lo_arena *a = &t->arena;
+    for (int l = 0; l <= L; l++) t->resid[l] = carve(a, N * D);
+    for (int l = 0; l < L; l++) {
+        lo_train_acts *y = &t->a[l];
+        y->xn1 = carve(a, N * D), y->q = carve(a, N * D), y->k = carve(a, N * KV), y->v = carve(a, N * KV);
+        y->att_p = carve(a, (int64_t)t->B * c->n_head * T * T);
+        y->att_out = carve(a, N * D), y->x_mid = carve(a, N * D), y->xn2 = carve(a, N * D);
+        y->gate = carve(a, N * F), y->up = carve(a, N * F), y->h = carve(a, N * F);
+        y->rstd1 = carve(a, N), y->rstd2 = carve(a, N);
+    }
+    t->xf = carve(a, N * D), t->rstd_f = carve(a, N), t->logits = carve(a, N * V);
+    t->rope = carve(a, T * t->hd);
+    t->dx = carve(a, N * D), t->dxn = carve(a, N * D), t->dq = carve(a, N * D), t->datt = carve(a, N * D);
+    t->dk = carve(a, N * KV), t->dv = carve(a, N * KV);
+    t->dh = carve(a, N * F), t->dgate = carve(a, N * F), t->dup = carve(a, N * F);
+    t->dp = carve(a, T * T);
+    t->row_loss = lo_arena_alloc(a, (size_t)N * sizeof(double), 64);
+    LO_ASSERT(t->row_loss);
+    for (int64_t i = 0; i < T; i++) lo_rope_cache(t->rope + i * t->hd, t->hd, (int32_t)i, c->rope_freq_base, 1.0f);
+    /* OpenBLAS's own threads do the products; its partitioning is fixed for a thread count,
+     * so results are reproducible for the same --threads. */
+    openblas_set_num_threads(t->n_threads);
+    *out = t;
+    return LO_OK;
+}
+
+void lo_trainer_free(lo_trainer *t) {
+    if (!t) return;
+    lo_pool_free(t->pool);
+    lo_arena_free(&t->arena);
+    lo_free(t->resid);
+    lo_free(t->a);
+    lo_free(t);
+}
+
+const char *lo_train_blas_info(void) {
+    static _Thread_local char buf[160];
+    snprintf(buf, sizeof buf, "OpenBLAS (%s) core %s", openblas_get_config(), openblas_get_corename());
+    return buf;
+}
+
+void lo_trainer_zero_grad(lo_trainer *t) {
+    memset(t->m->g, 0, (size_t)t->m->n_params * sizeof(float));
+}
+
+/* ---- products ------------------------------------------------------------------------------ */
+
+/* Y[N][O] = X[N][K] · W[O][K]ᵀ (+ Y when acc) */
+static void mm_fwd(float *Y, const float *X, const float *W, int64_t N, int64_t O, int64_t K, bool acc) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)O, (int)K, 1.0f, X, (int)K, W, (int)K,
+                acc ? 1.0f : 0.0f, Y, (int)O);
+}
+/* dX[N][K] (+)= dY[N][O] · W[O][K] */
+static void mm_dx(float *dX, const float *dY, const float *W, int64_t N, int64_t O, int64_t K, bool acc) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)K, (int)O, 1.0f, dY, (int)O, W, (int)K,
+                acc ? 1.0f : 0.0f, dX, (int)K);
+}
+/* dW[O][K] += dY[N][O]ᵀ · X[N][K] */
+static void mm_dw(float *dW, const float *dY, const float *X, int64_t N, int64_t O, int64_t K) {
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)O, (int)K, (int)N, 1.0f, dY, (int)O, X, (int)K, 1.0f, dW,
+                (int)K);
+}
+
+/* ---- RMSNorm ---------------------------------------------------------------------------------- */
+
+/* y = x · r · g, r = 1/√(mean(x²) + eps) per row (sum of squares in double, as ggml). */
+static void rms_fwd(float *y, float *rstd, const float *x, const float *g, int64_t N, int64_t D, float eps) {
+    for (int64_t n = 0; n < N; n++) {
+        const float *xr = x + n * D;
+        float *yr = y + n * D;
+        double ss = 0;
+        for (int64_t i = 0; i < D; i++) ss += (double)xr[i] * xr[i];
+        const float r = (float)(1.0 / sqrt(ss / (double)D + (double)eps));
+        rstd[n] = r;
+        for (int64_t i = 0; i < D; i++) yr[i] = xr[i] * r * g[i];
+    }
+}
+
+/* dx (+)= ∂/∂x, dg += ∂/∂g for y = x·r·g: dx_i = r·g_i·dy_i − x_i·r³/D · Σ_j dy_j g_j x_j. */
+static void rms_bwd(float *dx, float *dg, const float *dy, const float *x, const float *rstd, const float *g, int64_t N,
+                    int64_t D, bool acc) {
+    for (int64_t n = 0; n < N; n++) {
+        const float *xr = x + n * D, *dyr = dy + n * D;
+        float *dxr = dx + n * D;
+        const float r = rstd[n];
+        double dot = 0;
+        for (int64_t i = 0; i < D; i++) dot += (double)dyr[i] * g[i] * xr[i];
+        const float k = (float)(dot * (double)r * r * r / (double)D);
+        for (int64_t i = 0; i < D; i++) {
+            const float d = r * g[i] * dyr[i] - xr[i] * k;
+            dxr[i] = acc ? dxr[i] + d : d;
+            dg[i] += dyr[i] * xr[i] * r;
+        }
+    }
+}
+
+/* ---- RoPE (llama: adjacent pairs) -------------------------------------------------------------- */
+
+/* Inverse rotation of each (2i, 2i+1) pair: the gradient through y = R(θ)x is R(−θ)dy. */
+static void rope_bwd(float *x, int64_t n_heads, int64_t hd, const float *cache) {
+    for (int64_t h = 0; h < n_heads; h++) {
+        float *r = x + h * hd;
+        for (int64_t i = 0; i < hd; i += 2) {
+            const float c = cache[i], s = cache[i + 1];
+            const float d0 = r[i], d1 = r[i + 1];
+            r[i] = d0 * c + d1 * s;
+            r[i + 1] = -d0 * s + d1 * c;
+        }
+    }
+}
+
+/* ---- attention -------------------------------------------------------------------------------- */
+
+/* Causal attention per (sequence b, head h) with the products as sgemm on strided views
+ * (a head's rows of q are D apart, of k/v KV apart): P = softmax(Q·Kᵀ/√hd) with positions
+ * > i zeroed, kept in att_p[b][h] as a full T×T block; out = P·V. The full square costs
+ * twice the causal work but runs at GEMM speed. */
+static void att_fwd(lo_trainer *t, lo_train_acts *y) {
+    const int64_t T = t->T, hd = t->hd, H = t->m->c.n_head, D = t->m->c.n_embd, KV = t->KV;
+    const int64_t group = H / t->m->c.n_head_kv;
+    const float scale = 1.0f / sqrtf((float)hd);
+    for (int64_t bh = 0; bh < (int64_t)t->B * H; bh++) {
+        const int64_t b = bh / H, h = bh % H, kvh = h / group;
+        const float *Q = y->q + b * T * D + h * hd, *K = y->k + b * T * KV + kvh * hd,
+                    *V = y->v + b * T * KV + kvh * hd;
+        float *P = y->att_p + bh * T * T;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, (int)hd, scale, Q, (int)D, K, (int)KV,
+                    0.0f, P, (int)T);
+        for (int64_t i = 0; i < T; i++) {
+            float *p = P + i * T, mx = -INFINITY, sum = 0;
+            for (int64_t s = 0; s <= i; s++) mx = p[s] > mx ? p[s] : mx;
+            for (int64_t s = 0; s <= i; s++) sum += (p[s] = expf(p[s] - mx));
+            const float inv = 1.0f / sum;
+            for (int64_t s = 0; s <= i; s++) p[s] *= inv;
+            for (int64_t s = i + 1; s < T; s++) p[s] = 0;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)hd, (int)T, 1.0f, P, (int)T, V, (int)KV,
+                    0.0f, y->att_out + b * T * D + h * hd, (int)D);
+    }
+}
+
+/* Backward, per (sequence, head): dP = dO·Vᵀ, dV += Pᵀ·dO, dS = P ⊙ (dP − rowsum(P ⊙ dP))/√hd,
+ * dQ = dS·K, dK += dSᵀ·Q (heads of a group add into their shared kv head). */
+static void att_bwd(lo_trainer *t, const lo_train_acts *y) {
+    const int64_t T = t->T, hd = t->hd, H = t->m->c.n_head, D = t->m->c.n_embd, KV = t->KV;
+    const int64_t group = H / t->m->c.n_head_kv;
+    const float scale = 1.0f / sqrtf((float)hd);
+    float *dS = t->dp;
+    memset(t->dk, 0, (size_t)(t->N * KV) * sizeof(float));
+    memset(t->dv, 0, (size_t)(t->N * KV) * sizeof(float));
+    for (int64_t bh = 0; bh < (int64_t)t->B * H; bh++) {
+        const int64_t b = bh / H, h = bh % H, kvh = h / group;
+        const float *Q = y->q + b * T * D + h * hd, *K = y->k + b * T * KV + kvh * hd,
+                    *V = y->v + b * T * KV + kvh * hd;
+        const float *P = y->att_p + bh * T * T, *dO = t->datt + b * T * D + h * hd;
+        float *dQ = t->dq + b * T * D + h * hd, *dK = t->dk + b * T * KV + kvh * hd,
+              *dV = t->dv + b * T * KV + kvh * hd;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, (int)hd, 1.0f, dO, (int)D, V, (int)KV,
+                    0.0f, dS, (int)T);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)hd, (int)T, 1.0f, P, (int)T, dO, (int)D, 1.0f,
+                    dV, (int)KV);
+        for (int64_t i = 0; i < T; i++) {
+            const float *p = P + i * T;
+            float *d = dS + i * T, dot = 0;
+            for (int64_t s = 0; s <= i; s++) dot += p[s] * d[s];
+            for (int64_t s = 0; s <= i; s++) d[s] = p[s] * (d[s] - dot) * scale;
+            for (int64_t s = i + 1; s < T; s++) d[s] = 0;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)hd, (int)T, 1.0f, dS, (int)T, K, (int)KV,
+                    0.0f, dQ, (int)D);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)hd, (int)T, 1.0f, dS, (int)T, Q, (int)D, 1.0f,
+                    dK, (int)KV);
+    }
+}
+
+/* ---- cross-entropy ---------------------------------------------------------------------------- */
+
+typedef struct ce_job {
+    lo_trainer *t;
+    const int32_t *targets;
+    const uint8_t *mask;
+    bool backward;
+    float scale;
+} ce_job;
+
+/* Row loss −log softmax(logits)[target] in double; with backward the row becomes
+ * scale·(softmax − onehot) (zero for masked-out rows). */
+static void ce_job_fn(void *arg, int ith, int nth) {
+    ce_job *j = arg;
+    lo_trainer *t = j->t;
+    const int64_t V = t->m->c.n_vocab;
+    for (int64_t n = ith; n < t->N; n += nth) {
+        float *z = t->logits + n * V;
+        if (!j->mask[n]) {
+            t->row_loss[n] = 0;
+            if (j->backward) memset(z, 0, (size_t)V * sizeof *z);
+            continue;
+        }
+        float mx = z[0];
+        for (int64_t i = 1; i < V; i++) mx = z[i] > mx ? z[i] : mx;
+        const int32_t y = j->targets[n];
+        const float zy = z[y];
+        double sum = 0;
+        for (int64_t i = 0; i < V; i++) sum += (z[i] = expf(z[i] - mx)); /* z now holds e^(z − max) */
+        t->row_loss[n] = log(sum) + (double)mx - (double)zy;
+        if (!j->backward) continue;
+        const float k = (float)(1.0 / sum) * j->scale;
+        for (int64_t i = 0; i < V; i++) z[i] *= k;
+        z[y] -= j->scale;
+    }
+}
+
+/* ---- forward and backward ---------------------------------------------------------------------- */
+
+lo_status lo_trainer_forward(lo_trainer *t, const int32_t *tokens, const int32_t *targets, const uint8_t *mask,
+                             bool backward, float grad_scale, double *loss_sum, int64_t *n_counted) {
+    lo_train_model *m = t->m;
+    const lo_train_config *c = &m->c;
+    const int64_t N = t->N, T = t->T, D = c->n_embd, KV = t->KV, F = c->n_ff, V = c->n_vocab, L = c->n_layer;
+    const int64_t H = c->n_head, Hkv = c->n_head_kv, hd = t->hd;
+    for (int64_t n = 0; n < N; n++) {
+        if (tokens[n] < 0 || tokens[n] >= V || (mask[n] && (targets[n] < 0 || targets[n] >= V)))
+            return lo_error(LO_ERR_RANGE, "the data and the model must use the same tokenizer",
+                            "train: token %d or target %d at batch position %lld is outside the vocab of %lld",
+                            tokens[n], targets[n], (long long)n, (long long)V);
+    }
+    const lo_train_weights *W = &m->W;
+    /* embeddings */
+    for (int64_t n = 0; n < N; n++)
+        memcpy(t->resid[0] + n * D, W->tok_embd + (int64_t)tokens[n] * D, (size_t)D * sizeof(float));
+    for (int64_t l = 0; l < L; l++) {
+        const lo_train_layer *w = &W->layers[l];
+        lo_train_acts *y = &t->a[l];
+        rms_fwd(y->xn1, y->rstd1, t->resid[l], w->attn_norm, N, D, c->norm_eps);
+        mm_fwd(y->q, y->xn1, w->wq, N, D, D, false);
+        mm_fwd(y->k, y->xn1, w->wk, N, KV, D, false);
+        mm_fwd(y->v, y->xn1, w->wv, N, KV, D, false);
+        for (int64_t n = 0; n < N; n++) {
+            const float *cache = t->rope + (n % T) * hd;
+            lo_rope_apply(y->q + n * D, H, hd, hd, cache, false);
+            lo_rope_apply(y->k + n * KV, Hkv, hd, hd, cache, false);
+        }
+        att_fwd(t, y);
+        memcpy(y->x_mid, t->resid[l], (size_t)(N * D) * sizeof(float));
+        mm_fwd(y->x_mid, y->att_out, w->wo, N, D, D, true);
+        rms_fwd(y->xn2, y->rstd2, y->x_mid, w->ffn_norm, N, D, c->norm_eps);
+        mm_fwd(y->gate, y->xn2, w->w_gate, N, F, D, false);
+        mm_fwd(y->up, y->xn2, w->w_up, N, F, D, false);
+        for (int64_t i = 0; i < N * F; i++) {
+            const float g = y->gate[i];
+            y->h[i] = g / (1.0f + expf(-g)) * y->up[i];
+        }
+        memcpy(t->resid[l + 1], y->x_mid, (size_t)(N * D) * sizeof(float));
+        mm_fwd(t->resid[l + 1], y->h, w->w_down, N, D, F, true);
+    }
+    rms_fwd(t->xf, t->rstd_f, t->resid[L], W->output_norm, N, D, c->norm_eps);
+    mm_fwd(t->logits, t->xf, W->output, N, V, D, false);
+    ce_job cj = {t, targets, mask, backward, grad_scale};
+    lo_pool_run(t->pool, ce_job_fn, &cj);
+    double sum = 0;
+    int64_t cnt = 0;
+    for (int64_t n = 0; n < N; n++) {
+        if (!mask[n]) continue;
+        sum += t->row_loss[n];
+        cnt++;
+    }
+    if (loss_sum) *loss_sum = sum;
+    if (n_counted) *n_counted = cnt;
+    if (!backward) return LO_OK;
+
+    const lo_train_weights *G = &m->G;
+    /* head: logits = xf·Woutᵀ */
+    mm_dw(G->output, t->logits, t->xf, N, V, D);
+    mm_dx(t->dxn, t->logits, W->output, N, V, D, false);
+    rms_bwd(t->dx, G->output_norm, t->dxn, t->resid[L], t->rstd_f, W->output_norm, N, D, false);
+    for (int64_t l = L - 1; l >= 0; l--) {
+        const lo_train_layer *w = &W->layers[l];
+        const lo_train_layer *g = &G->layers[l];
+        lo_train_acts *y = &t->a[l];
+        /* FFN: resid[l+1] = x_mid + h·Wdownᵀ, h = silu(gate)·up */
+        mm_dw(g->w_down, t->dx, y->h, N, D, F);
+        mm_dx(t->dh, t->dx, w->w_down, N, D, F, false);
+        for (int64_t i = 0; i < N * F; i++) {
+            const float x = y->gate[i], sg = 1.0f / (1.0f + expf(-x));
+            t->dup[i] = t->dh[i] * x * sg;
+            t->dgate[i] = t->dh[i] * y->up[i] * sg * (1.0f + x * (1.0f - sg));
+        }
+        mm_dw(g->w_gate, t->dgate, y->xn2, N, F, D);
+        mm_dw(g->w_up, t->dup, y->xn2, N, F, D);
+        mm_dx(t->dxn, t->dgate, w->w_gate, N, F, D, false);
+        mm_dx(t->dxn, t->dup, w->w_up, N, F, D, true);
+        rms_bwd(t->dx, g->ffn_norm, t->dxn, y->x_mid, y->rstd2, w->ffn_norm, N, D, true);
+        /* attention: x_mid = resid[l] + att_out·Woᵀ */
+        mm_dw(g->wo, t->dx, y->att_out, N, D, D);
+        mm_dx(t->datt, t->dx, w->wo, N, D, D, false);
+        att_bwd(t, y);
+        for (int64_t n = 0; n < N; n++) {
+            const float *cache = t->rope + (n % T) * hd;
+            rope_bwd(t->dq + n * D, H, hd, cache);
+            rope_bwd(t->dk + n * KV, Hkv, hd, cache);
+        }
+        mm_dw(g->wq, t->dq, y->xn1, N, D, D);
+        mm_dw(g->wk, t->dk, y->xn1, N, KV, D);
+        mm_dw(g->wv, t->dv, y->xn1, N, KV, D);
+        mm_dx(t->dxn, t->dq, w->wq, N, D, D, false);
+        mm_dx(t->dxn, t->dk, w->wk, N, KV, D, true);
+        mm_dx(t->dxn, t->dv, w->wv, N, KV, D, true);
+        rms_bwd(t->dx, g->attn_norm, t->dxn, t->resid[l], y->rstd1, w->attn_norm, N, D, true);
+    }
+    /* embeddings: rows scatter-add in token order (serial: deterministic) */
+    for (int64_t n = 0; n < N; n++) lo_axpy(G->tok_embd + (int64_t)tokens[n] * D, 1.0f, t->dx + n * D, D);
+    return LO_OK;
+}

@@ -1,0 +1,116 @@
+/* train: gradient check — for a tiny llama (GQA, tied and untied head, a partial loss
+ * mask) every parameter's analytic gradient against central finite differences of the
+ * f32 forward. Bound (f32, documented in docs/train.md): with weights O(0.3) and step
+ * h = 3e-3, per tensor ‖g − ĝ‖ / ‖ĝ‖ < 3e-3, and per coordinate |g − ĝ| ≤ 5e-2·max(|g|,|ĝ|)
+ * + 2e-4 (the floor covers coordinates whose gradient is at the f32 noise of the loss).
+ * Also: a training step allocates nothing (counted allocations unchanged). */
+#include <math.h>
+
+#include "check.h"
+#include "llmops/train.h"
+
+enum { B = 2, T = 8 };
+
+static double mean_loss(lo_trainer *tr, const int32_t *tok, const int32_t *tgt, const uint8_t *mask) {
+    double sum = 0;
+    int64_t n = 0;
+    lo_status s = lo_trainer_forward(tr, tok, tgt, mask, false, 0, &sum, &n);
+    LO_ASSERT(s == LO_OK && n > 0);
+    return sum / (double)n;
+}
+
+static void run(bool tied) {
+    lo_train_config c = {
+        .n_vocab = 32, .n_embd = 16, .n_layer = 2, .n_head = 4, .n_head_kv = 2, .n_ff = 32, .n_ctx = 16, .tied = tied};
+    lo_train_model *m = NULL;
+    CHECK_OK(lo_train_model_init(&c, 7, &m));
+    if (!m) return;
+    /* Larger weights than the init so that every gradient is well above f32 noise; norm
+     * gains away from 1 so their gradients are not symmetric. */
+    uint64_t st = 12345;
+    for (int32_t i = 0; i < lo_train_model_n_tensors(m); i++) {
+        lo_train_tensor tt = lo_train_model_tensor(m, i);
+        for (int64_t j = 0; j < tt.n; j++) {
+            st = st * 6364136223846793005ull + 1442695040888963407ull;
+            const float u = (float)((st >> 40) & 0xffffff) / 16777216.0f - 0.5f;
+            tt.w[j] = tt.n_dims == 1 ? 1.0f + u : 0.6f * u * 1.7f;
+        }
+    }
+    lo_train_params p = {.batch = B, .seq = T, .grad_accum = 1, .n_threads = 2, .total_steps = 1, .lr = 1e-3f};
+    lo_trainer *tr = NULL;
+    CHECK_OK(lo_trainer_create(m, &p, &tr));
+    if (!tr) {
+        lo_train_model_free(m);
+        return;
+    }
+    int32_t tok[B * T], tgt[B * T];
+    uint8_t mask[B * T];
+    for (int i = 0; i < B * T; i++) {
+        tok[i] = (i * 7 + 3) % 32;
+        tgt[i] = (i * 11 + 5) % 32;
+        mask[i] = (i % 5) != 2; /* some tokens do not count */
+    }
+    double sum = 0;
+    int64_t cnt = 0;
+    lo_trainer_zero_grad(tr);
+    CHECK_OK(lo_trainer_forward(tr, tok, tgt, mask, true, 0, &sum, &cnt));
+    /* grad_scale 0 must leave all gradients zero; then the real pass with 1/count */
+    for (int32_t i = 0; i < lo_train_model_n_tensors(m); i++) {
+        lo_train_tensor tt = lo_train_model_tensor(m, i);
+        for (int64_t j = 0; j < tt.n; j++) CHECK(tt.g[j] == 0);
+    }
+    CHECK_INT_EQ(cnt, 13); /* 16 tokens minus i = 2, 7, 12 */
+    lo_trainer_zero_grad(tr);
+    CHECK_OK(lo_trainer_forward(tr, tok, tgt, mask, true, 1.0f / (float)cnt, &sum, &cnt));
+    const double base = sum / (double)cnt;
+    CHECK(fabs(base - mean_loss(tr, tok, tgt, mask)) < 1e-6);
+    const float h = 3e-3f;
+    double worst_tensor = 0;
+    for (int32_t i = 0; i < lo_train_model_n_tensors(m); i++) {
+        lo_train_tensor tt = lo_train_model_tensor(m, i);
+        double d2 = 0, n2 = 0, worst = 0;
+        int64_t bad = 0;
+        for (int64_t j = 0; j < tt.n; j++) {
+            const float w0 = tt.w[j];
+            tt.w[j] = w0 + h;
+            const double lp = mean_loss(tr, tok, tgt, mask);
+            tt.w[j] = w0 - h;
+            const double lm = mean_loss(tr, tok, tgt, mask);
+            tt.w[j] = w0;
+            const double num = (lp - lm) / (2.0 * (double)h), an = tt.g[j];
+            const double diff = fabs(an - num);
+            d2 += diff * diff, n2 += num * num;
+            const double tol = 5e-2 * fmax(fabs(an), fabs(num)) + 2e-4;
+            if (diff > tol) {
+                if (bad < 3) fprintf(stderr, "%s[%lld]: analytic %.6g numeric %.6g\n", tt.name, (long long)j, an, num);
+                bad++;
+            }
+            if (diff > worst) worst = diff;
+        }
+        const double rel = sqrt(d2) / fmax(sqrt(n2), 1e-12);
+        if (rel > worst_tensor) worst_tensor = rel;
+        CHECK_MSG(bad == 0 && rel < 3e-3, "%s (%s head): %lld coordinates off, relative error %.3g", tt.name,
+                  tied ? "tied" : "untied", (long long)bad, rel);
+        CHECK_MSG(sqrt(n2) > 1e-4, "%s has a vanishing gradient (%.3g): the check would prove nothing", tt.name,
+                  sqrt(n2));
+    }
+    /* The step loop allocates nothing: live and peak counted bytes stay put. */
+    const size_t live0 = lo_alloc_live_bytes(), peak0 = lo_alloc_peak_bytes();
+    for (int k = 0; k < 3; k++) {
+        lo_trainer_zero_grad(tr);
+        CHECK_OK(lo_trainer_forward(tr, tok, tgt, mask, true, 1.0f / (float)cnt, &sum, &cnt));
+        lo_trainer_step(tr, k, NULL);
+    }
+    CHECK_INT_EQ(lo_alloc_live_bytes(), live0);
+    CHECK_INT_EQ(lo_alloc_peak_bytes(), peak0);
+    fprintf(stderr, "gradcheck (%s head): %d tensors, %lld params, worst per-tensor relative error %.3g\n",
+            tied ? "tied" : "untied", lo_train_model_n_tensors(m), (long long)lo_train_model_n_params(m), worst_tensor);
+    lo_trainer_free(tr);
+    lo_train_model_free(m);
+}
+
+int main(void) {
+    run(false);
+    run(true);
+    return check_done();
+}

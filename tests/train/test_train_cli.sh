@@ -1,0 +1,62 @@
+#!/bin/sh
+# `llmops train` end to end: a tiny run on a generated corpus writes a GGUF that
+# `llmops generate` continues greedily with the memorised sentence; --epochs, --val and
+# --resume work; options for what is not built are refused (exit 2) with a message;
+# bad data is reported with its line number.
+# usage: test_train_cli.sh LLMOPS_BINARY SOURCE_DIR SHARED_DIR
+set -u
+bin=$1
+t=$(mktemp -d); trap 'rm -rf "$t"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+"$bin" gen-model --arch llama --shape custom --dim 8 --layers 1 --heads 1 --ff 8 --vocab 259 --type F32 "$t/tok.gguf" >/dev/null ||
+  fail "gen-model for the tokenizer"
+i=0
+while [ $i -lt 60 ]; do
+  printf 'one two three four five six seven eight\n\nred orange yellow green blue indigo violet\n\n'
+  i=$((i + 1))
+done > "$t/c.txt"
+printf 'one two three four five six seven eight\n\nred orange yellow green blue indigo violet\n' > "$t/v.txt"
+shape="--tokenizer $t/tok.gguf --dim 48 --layers 2 --heads 4 --kv-heads 2 --ff 128 --ctx 64 --batch 4 --seq 64 --lr 3e-3 --threads 2"
+"$bin" train --data "$t/c.txt" --val "$t/v.txt" --out "$t/m.gguf" $shape --steps 250 --eval-every 50 \
+  >"$t/out.txt" 2>"$t/err.txt" || { cat "$t/err.txt"; fail "train exited $?"; }
+grep -q "step 0: val loss" "$t/err.txt" || fail "no initial validation line"
+grep -q "step 50: val loss" "$t/err.txt" || fail "no validation line at step 50"
+grep -q "tok/s" "$t/err.txt" || fail "no progress line"
+grep -q "m.gguf: llama" "$t/out.txt" || fail "no summary line"
+gen=$("$bin" generate -m "$t/m.gguf" -p "one two three" -n 45 --temp 0 2>/dev/null)
+case "$gen" in
+  *four*five*six*seven*eight*) ;;
+  *) fail "greedy continuation '$gen' is not the memorised sentence" ;;
+esac
+# --epochs derives the steps from the data; --tied drops output.weight
+"$bin" train --data "$t/c.txt" --out "$t/e.gguf" $shape --epochs 1 --tied >"$t/out2.txt" 2>/dev/null || fail "--epochs run"
+"$bin" inspect "$t/m.gguf" | grep -qE "[[:space:]]output\.weight" || fail "untied model lacks output.weight"
+"$bin" inspect "$t/e.gguf" | grep -qE "[[:space:]]output\.weight" && fail "--tied model has output.weight"
+# checkpoints: one every 20 steps; resuming the step-20 one finishes the run
+"$bin" train --data "$t/c.txt" --out "$t/r.gguf" $shape --steps 30 --checkpoint-every 20 --checkpoint "$t/r.ckpt" \
+  >/dev/null 2>&1 || fail "run with checkpoints"
+[ -s "$t/r.ckpt" ] || fail "no checkpoint written"
+"$bin" train --data "$t/c.txt" --out "$t/r2.gguf" $shape --steps 30 --resume "$t/r.ckpt" >/dev/null 2>"$t/e.txt" ||
+  { cat "$t/e.txt"; fail "resume"; }
+cmp -s "$t/r.gguf" "$t/r2.gguf" || fail "resumed run's GGUF differs from the uninterrupted one"
+"$bin" train --data "$t/c.txt" --out "$t/r3.gguf" $shape --steps 30 --seed 7 --resume "$t/r.ckpt" >/dev/null 2>"$t/e.txt"
+rc=$?; [ $rc = 1 ] && grep -q "seed" "$t/e.txt" || { cat "$t/e.txt"; fail "resume with another seed not refused (exit $rc)"; }
+# refused options
+for opt in "--base x.gguf" "--method lora" "--method qlora" "--lora-rank 8" "--adapter-out a.gguf"; do
+  # shellcheck disable=SC2086
+  "$bin" train --data "$t/c.txt" --out "$t/x.gguf" $shape --steps 1 $opt >/dev/null 2>"$t/e.txt"
+  rc=$?
+  [ $rc = 2 ] || fail "$opt: exit $rc, expected 2"
+  grep -q "not available yet" "$t/e.txt" || fail "$opt: no 'not available yet' message"
+done
+OMPI_COMM_WORLD_SIZE=2 "$bin" train --data "$t/c.txt" --out "$t/x.gguf" $shape --steps 1 >/dev/null 2>"$t/e.txt"
+[ $? = 2 ] && grep -q "mpirun" "$t/e.txt" || fail "multi-rank mpirun not refused"
+"$bin" train --data "$t/c.txt" --out "$t/x.gguf" $shape --steps 1 --schedule cyclic >/dev/null 2>&1
+[ $? = 2 ] || fail "unknown schedule accepted"
+# bad data names its line
+printf 'good line\nbad \377 byte\n' > "$t/bad.txt"
+"$bin" train --data "$t/bad.txt" --out "$t/x.gguf" $shape --steps 1 >/dev/null 2>"$t/e.txt"
+[ $? = 1 ] || fail "bad data: wrong exit code"
+grep -q "bad.txt:2:" "$t/e.txt" || { cat "$t/e.txt"; fail "bad data: no line number"; }
+[ -e "$t/x.gguf" ] && fail "a failed run wrote its output"
+echo "train cli: ok"
