@@ -1,4 +1,4 @@
-/* net (L1): an HTTP/1.1 server over libmicrohttpd (epoll thread pool, suspended
+/* net (L1): an HTTP/1.1 server over libmicrohttpd (poll() thread pool, suspended
  * connections for deferred and streamed responses, a body size limit, a "client went
  * away" notification) and an HTTP client over libcurl. It knows nothing about LLMs. */
 #ifndef LLMOPS_NET_H

@@ -506,7 +506,12 @@ lo_status lo_http_server_start(const lo_http_server_params *p, lo_http_server **
         lo_http_server_stop(s);
         return st;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
+    /* poll(), not epoll: with epoll, MHD_quiesce_daemon (graceful shutdown) races a polling
+     * thread removing the same listen socket and libmicrohttpd aborts the process ("Failed
+     * to remove listen FD from epoll set"; seen here under ASan, an open upstream defect).
+     * poll() quiesces through the inter-thread channel instead, and costs nothing at the
+     * connection counts one model server holds. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
     s->d = MHD_start_daemon(flags, (uint16_t)p->port, NULL, NULL, on_access, s,
                             MHD_OPTION_SOCK_ADDR, ai->ai_addr,
