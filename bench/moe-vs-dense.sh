@@ -77,9 +77,9 @@ for name in moe dense; do
         eval "pp_o_$name=\$(best \"\$pp_o_$name\" \"$(field "$tmp/ours" "pp$PP")\")"
         eval "w_$name=$(wbytes "$tmp/ours")"
         if [ $HAVE_LLAMA = 1 ]; then
-            # tg only: this llama.cpp build's llama-bench segfaults in prompt processing (batched
-            # mul_mat_id) on every MoE file, including llama.cpp's own synthetic/moe.q8_0.gguf
-            env $LLAMA_ENV PP=0 "$PEER/bench.sh" "$f" "$THREADS" >"$tmp/llama" 2>&1 || die "llama-bench failed on $f"
+            env $LLAMA_ENV "$PEER/bench.sh" "$f" "$THREADS" >"$tmp/llama" 2>&1 || die "llama-bench failed on $f"
+            grep -q "^pp$PP" "$tmp/llama" || [ "$PP" = 0 ] ||
+                die "llama-bench gave no pp$PP figure on $f (crashed in prompt processing?): on a CPU with AMX use a llama.cpp built without AMX (bench/vs-llamacpp.sh's header says how) via LLAMACPP_PEER"
             grep -q "^tg$TG" "$tmp/llama" || die "llama.cpp did not load $f: $(cat "$tmp/llama")"
             sed "s/^/llama.cpp $name: /" "$tmp/llama"
             eval "tg_l_$name=\$(best \"\$tg_l_$name\" \"$(field "$tmp/llama" "tg$TG")\")"
@@ -103,5 +103,4 @@ echo "weights read per token (llmops's count: every matrix once, for the MoE the
 echo "  MoE $w_moe MiB vs dense $w_dense MiB; the MoE file is $(ratio "$(du -k "$MOE" | cut -f1)" "$(du -k "$DENSE" | cut -f1)")× the dense one"
 echo "tg dense / tg MoE: llmops $(ratio "$tg_o_dense" "$tg_o_moe") (the issue asks ≤ 1.3)${tg_l_moe:+, llama.cpp $(ratio "$tg_l_dense" "$tg_l_moe")}"
 [ -n "$tg_l_moe" ] && echo "MoE tg llmops / llama.cpp: $(ratio "$tg_o_moe" "$tg_l_moe")"
-echo "llama.cpp pp: not measured (its llama-bench crashes on MoE prompt batches in this build; tg is fine)"
 echo "load average at the end: $(cut -d" " -f1-3 /proc/loadavg)"

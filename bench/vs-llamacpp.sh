@@ -12,6 +12,21 @@
 #        which discounts rounds slowed by other load on the machine)
 #        LLAMA_ENV="OMP_WAIT_POLICY=passive" (extra environment for llama-bench: its OpenMP threads
 #        spin while waiting, which collapses its speed when other processes load the CPUs)
+#        LLAMACPP_PEER=dir (the llama.cpp peer; default ~/.cache/llmops-peers/llamacpp)
+#
+# On CPUs with AMX (Sapphire Rapids and later) the peer as ../shared/peers/llamacpp/setup.sh
+# builds it (GGML_NATIVE=ON, which compiles ggml's AMX backend) segfaults in
+# ggml_backend_amx_mul_mat on every prompt batch of a Q4_0/Q8_0 model (seen with build
+# de3ff81; tg alone works). Measure against a build of the same source without AMX, which
+# keeps everything else (AVX-512, VNNI, CPU_REPACK):
+#   cd ~/.cache/llmops-peers/llamacpp/src && flags="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+#   cmake -S . -B build-noamx -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
+#     -DGGML_NATIVE=ON -DCMAKE_C_FLAGS="$flags" -DCMAKE_CXX_FLAGS="$flags" -DLLAMA_OPENSSL=OFF \
+#     -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF -DLLAMA_BUILD_TESTS=OFF
+#   ninja -C build-noamx llama-bench llama-server llama-quantize
+#   p=~/.cache/llmops-peers/llamacpp-noamx; mkdir -p $p/src/build
+#   ln -sfn ~/.cache/llmops-peers/llamacpp/src/build-noamx/bin $p/src/build/bin
+#   LLAMACPP_PEER=$p sh bench/vs-llamacpp.sh
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${LO_SHARED_DIR:-$ROOT/../shared}
@@ -109,6 +124,8 @@ for T in $TYPES; do
         measure "$tmp/ours" "$LLMOPS" bench -m "$f" -p "$PP" -n "$TG" -t "$THREADS" -r "$REPS" || die "llmops bench failed on $f"
         cat "$tmp/ours"
         measure "$tmp/llama" env $LLAMA_ENV "$PEER/bench.sh" "$f" "$THREADS" || die "llama-bench failed on $f"
+        grep -q "^pp$PP" "$tmp/llama" || [ "$PP" = 0 ] ||
+            die "llama-bench gave no pp$PP figure on $f (it crashed in prompt processing?): on a CPU with AMX, build llama.cpp without AMX as this script's header says and set LLAMACPP_PEER"
         grep -q "^tg$TG" "$tmp/llama" || die "llama.cpp did not load $f: $(cat "$tmp/llama.err")"
         sed 's/^/llama.cpp /' "$tmp/llama"
         pp_o=$(best "$pp_o" "$(field "$tmp/ours" "pp$PP")"); pp_l=$(best "$pp_l" "$(field "$tmp/llama" "pp$PP")")
