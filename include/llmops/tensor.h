@@ -68,6 +68,14 @@ typedef struct lo_matrix {
  * across the pool's threads. */
 size_t lo_matmul_scratch_bytes(const lo_matrix *w, int64_t n_tokens);
 void lo_matmul(lo_pool *pool, const lo_matrix *w, const float *x, int64_t n_tokens, float *out, void *scratch);
+/* lo_matmul by token role, for batch invariance: tokens [0, n_single) each get exactly the
+ * arithmetic of lo_matmul on that token alone (the one-token kernels; the weights are
+ * still read once for all of them: row groups outer, tokens inner), tokens
+ * [n_single, n_tokens) the multi-token path even when there is only one of them. Every
+ * token's output is bit-identical whatever the other tokens are. lo_matmul(n) is
+ * lo_matmul_split(n, n == 1 ? 1 : 0). Scratch: lo_matmul_scratch_bytes(w, n_tokens). */
+void lo_matmul_split(lo_pool *pool, const lo_matrix *w, const float *x, int64_t n_tokens, int64_t n_single, float *out,
+                     void *scratch);
 
 /* ---- activation ops (ops.c) ----------------------------------------------------- */
 

@@ -34,6 +34,7 @@ typedef struct slot {
     bool in_batch;       /* has tokens in the current step's batch */
     int32_t out_i;       /* batch row holding this slot's logits this step, or -1 */
     int32_t n_prefilled; /* prompt tokens decoded */
+    int32_t take;        /* prompt tokens in the step being built */
     int32_t n_gen;       /* tokens generated (an ending EOG token is not counted) */
     int32_t next_tok;    /* the last sampled token, decoded in the next step */
     uint64_t order;      /* assignment order: prompts prefill first come, first served */
@@ -242,13 +243,21 @@ static void slot_sample(lo_sched *s, slot *sl) {
 }
 
 /* One forward: every generating slot's pending token first (so none is ever starved), then
- * prompt chunks of slots in prefill, oldest assignment first, up to n_batch tokens. */
+ * prompt chunks of slots in prefill, oldest assignment first, up to n_batch tokens.
+ *
+ * Batch invariance (docs/infer.md): a prompt is cut into chunks of a fixed size,
+ * n_batch - n_parallel + 1 (the room the oldest prefilling slot always has, whatever the
+ * other slots are doing), so it splits the same way alone and under load; a slot whose
+ * whole chunk does not fit waits for the next step. One-token chunks go right after the
+ * decode tokens: a token that is the only one of its sequence in the batch takes the
+ * one-token kernels only at the head of the batch (lo_model_decode's rule). */
 static void step(lo_sched *s) {
     int32_t nb = 0, n_pre = 0, n_prompt_tokens = 0;
     for (int32_t i = 0; i < s->n_parallel; i++) {
         slot *sl = &s->slots[i];
         sl->out_i = -1;
         sl->in_batch = false;
+        sl->take = 0;
         if (!sl->r) continue;
         if (sl->n_prefilled < sl->r->n_prompt) {
             /* insertion by assignment order (n_parallel is small) */
@@ -268,25 +277,35 @@ static void step(lo_sched *s) {
         sl->out_i = nb++;
         sl->in_batch = true;
     }
-    for (int32_t k = 0; k < n_pre && nb < s->n_batch; k++) {
+    const int32_t chunk = s->n_batch - s->n_parallel + 1;
+    int32_t room = s->n_batch - nb;
+    for (int32_t k = 0; k < n_pre; k++) {
         slot *sl = &s->slots[s->prefill[k]];
         int32_t take = sl->r->n_prompt - sl->n_prefilled;
-        if (take > s->n_batch - nb) take = s->n_batch - nb;
-        for (int32_t t = 0; t < take; t++) {
-            s->b_tok[nb + t] = sl->r->prompt[sl->n_prefilled + t];
-            s->b_pos[nb + t] = sl->n_prefilled + t;
-            s->b_seq[nb + t] = s->prefill[k];
-            s->b_logits[nb + t] = false;
-        }
-        sl->n_prefilled += take;
-        nb += take;
-        n_prompt_tokens += take;
-        sl->in_batch = true;
-        if (sl->n_prefilled == sl->r->n_prompt) {
-            s->b_logits[nb - 1] = true; /* the prompt's last position gives the first token */
-            sl->out_i = nb - 1;
-        }
+        if (take > chunk) take = chunk;
+        if (take <= room) sl->take = take, room -= take;
     }
+    for (int pass = 0; pass < 2; pass++)
+        for (int32_t k = 0; k < n_pre; k++) {
+            slot *sl = &s->slots[s->prefill[k]];
+            const int32_t take = sl->take;
+            if (!take || (take == 1) != (pass == 0)) continue;
+            LO_ASSERT(nb + take <= s->n_batch);
+            for (int32_t t = 0; t < take; t++) {
+                s->b_tok[nb + t] = sl->r->prompt[sl->n_prefilled + t];
+                s->b_pos[nb + t] = sl->n_prefilled + t;
+                s->b_seq[nb + t] = s->prefill[k];
+                s->b_logits[nb + t] = false;
+            }
+            sl->n_prefilled += take;
+            nb += take;
+            n_prompt_tokens += take;
+            sl->in_batch = true;
+            if (sl->n_prefilled == sl->r->n_prompt) {
+                s->b_logits[nb - 1] = true; /* the prompt's last position gives the first token */
+                sl->out_i = nb - 1;
+            }
+        }
     if (nb == 0) return;
     lo_batch batch = {.n_tokens = nb, .token = s->b_tok, .pos = s->b_pos, .seq = s->b_seq, .logits = s->b_logits};
     lo_status st = lo_model_decode(s->ctx, &batch);

@@ -47,6 +47,10 @@ struct lo_context {
     float *att_f; /* per thread: 13 × n_ctx floats (positions; per head of a unit of up to 4:
                    * scores, rescale factors, weights) */
     void *mm_scratch;
+    /* batch invariance: rows per sequence in one product ([n_seq], zero between uses), and
+     * this forward's leading tokens that are the only token of their sequence */
+    int32_t *seq_n;
+    int64_t n_single;
     /* outputs */
     float *out_in;  /* normalised rows of the requested tokens */
     float *logits;  /* n_out × n_vocab */
@@ -138,7 +142,7 @@ lo_status lo_context_create(const lo_model *m, const lo_context_params *p, lo_co
     double total = 4.0 * (double)nb * (double)(4 * n_embd + 3 * n_q + 4 * n_kv + 2 * n_ff + hp->n_rot + n_vocab) +
                    4.0 * (double)nb * (double)(n_exp + 2 * n_used + n_used * n_embd + 2 * n_embd) +
                    2.0 * (double)d.n_threads * 2 * (double)hp->head_dim + 4.0 * 13 * (double)d.n_threads * (double)d.n_ctx +
-                   (double)mm + 4.0 * 3 * (double)nb + 64.0 * 42;
+                   (double)mm + 4.0 * 3 * (double)nb + 4.0 * (double)d.n_seq + 64.0 * 43;
     if (total > (double)SIZE_MAX / 2) {
         st = lo_error(LO_ERR_NOMEM, "use a smaller n_batch", "activation buffers too large");
         goto fail;
@@ -170,6 +174,7 @@ lo_status lo_context_create(const lo_model *m, const lo_context_params *p, lo_co
     c->att_f = carve(c, (size_t)d.n_threads * 13 * (size_t)d.n_ctx, 4, &st);
     c->out_idx = carve(c, (size_t)nb, 4, &st);
     c->want_all = carve(c, (size_t)nb, sizeof(bool), &st);
+    c->seq_n = carve(c, (size_t)d.n_seq, 4, &st);
     if (mm) c->mm_scratch = carve(c, mm, 1, &st);
     if (st) goto fail;
     for (int64_t i = 0; i < nb; i++) c->want_all[i] = true;
@@ -471,8 +476,22 @@ static void att_worker(void *p, int ith, int nth) {
 
 /* ---- forward ---------------------------------------------------------------------- */
 
-static void matmul(lo_context *c, const lo_matrix *w, const float *x, int64_t n, float *out) {
-    lo_matmul(c->pool, w, x, n, out, c->mm_scratch);
+/* Every product of the forward: rows [0, n_single) are each the only row of their
+ * sequence in this product and take the one-token kernels (exactly as if the token were
+ * decoded alone), the rest the multi-token path — so a token's numbers never depend on
+ * what else is in the batch (docs/model.md, "Batch invariance"). */
+static void matmul(lo_context *c, const lo_matrix *w, const float *x, int64_t n, int64_t n_single, float *out) {
+    lo_matmul_split(c->pool, w, x, n, n_single, out, c->mm_scratch);
+}
+
+/* How many leading rows of a product are the only row of their sequence in it; seq[i] is
+ * row i's sequence (validated < n_seq). c->seq_n is left zeroed. */
+static int64_t leading_single(lo_context *c, const int32_t *seq, int64_t n) {
+    for (int64_t i = 0; i < n; i++) c->seq_n[seq[i]]++;
+    int64_t n1 = 0;
+    while (n1 < n && c->seq_n[seq[n1]] == 1) n1++;
+    for (int64_t i = 0; i < n; i++) c->seq_n[seq[i]] = 0;
+    return n1;
 }
 
 static void add_bias(float *y, const float *b, int64_t rows, int64_t n) {
@@ -480,12 +499,13 @@ static void add_bias(float *y, const float *b, int64_t rows, int64_t n) {
     for (int64_t r = 0; r < rows; r++) lo_add(y + r * n, y + r * n, b, n);
 }
 
-/* Mixtral-style MoE FFN over xn (n rows) into c->tmp: softmax router, top-k, weights
- * renormalised, Σ_k w_k · down_k(silu(gate_k(x)) · up_k(x)) summed in selection order. */
-static void moe_ffn(lo_context *c, const lo_layer *l, int64_t n) {
+/* Mixtral-style MoE FFN over xn (n rows of sequences seq[]) into c->tmp: softmax router,
+ * top-k, weights renormalised, Σ_k w_k · down_k(silu(gate_k(x)) · up_k(x)) summed in
+ * selection order. */
+static void moe_ffn(lo_context *c, const lo_layer *l, const int32_t *seq, int64_t n) {
     const lo_hparams *hp = &c->m->hp;
     const int64_t ne = hp->n_expert, nu = hp->n_expert_used, n_embd = hp->n_embd, n_ff = hp->n_ff;
-    matmul(c, &l->ffn_gate_inp, c->xn, n, c->router);
+    matmul(c, &l->ffn_gate_inp, c->xn, n, c->n_single, c->router);
     for (int64_t t = 0; t < n; t++) {
         float *pr = c->router + t * ne;
         lo_softmax(pr, ne);
@@ -506,23 +526,32 @@ static void moe_ffn(lo_context *c, const lo_layer *l, int64_t n) {
         for (int64_t k = 0; k < nu; k++) w[k] = w[k] / sum;
     }
     for (int32_t e = 0; e < ne; e++) {
-        int64_t cnt = 0;
+        /* the expert's rows (a token picks an expert at most once): tokens that are the
+         * only one of their sequence routed here first (the one-token kernels, as when
+         * decoded alone), then the others */
         for (int64_t t = 0; t < n; t++)
-            for (int64_t k = 0; k < nu; k++)
-                if (c->sel[t * nu + k] == e) {
-                    c->gidx[cnt] = (int32_t)(t * nu + k);
-                    memcpy(c->gath + cnt * n_embd, c->xn + t * n_embd, (size_t)n_embd * sizeof(float));
-                    cnt++;
-                }
+            for (int64_t k = 0; k < nu; k++) c->seq_n[seq[t]] += c->sel[t * nu + k] == e;
+        int64_t cnt = 0, n1 = 0;
+        for (int pass = 0; pass < 2; pass++) {
+            for (int64_t t = 0; t < n; t++)
+                for (int64_t k = 0; k < nu; k++)
+                    if (c->sel[t * nu + k] == e && (c->seq_n[seq[t]] == 1) == (pass == 0)) {
+                        c->gidx[cnt] = (int32_t)(t * nu + k);
+                        memcpy(c->gath + cnt * n_embd, c->xn + t * n_embd, (size_t)n_embd * sizeof(float));
+                        cnt++;
+                    }
+            if (pass == 0) n1 = cnt;
+        }
+        for (int64_t t = 0; t < n; t++) c->seq_n[seq[t]] = 0;
         if (!cnt) continue;
         lo_matrix g = l->gate_exps, u = l->up_exps, dn = l->down_exps;
         g.data = (const uint8_t *)g.data + (size_t)e * l->gate_exps_stride;
         u.data = (const uint8_t *)u.data + (size_t)e * l->up_exps_stride;
         dn.data = (const uint8_t *)dn.data + (size_t)e * l->down_exps_stride;
-        matmul(c, &g, c->gath, cnt, c->ffa);
-        matmul(c, &u, c->gath, cnt, c->ffb);
+        matmul(c, &g, c->gath, cnt, n1, c->ffa);
+        matmul(c, &u, c->gath, cnt, n1, c->ffb);
         for (int64_t r = 0; r < cnt; r++) lo_swiglu(c->ffa + r * n_ff, c->ffa + r * n_ff, c->ffb + r * n_ff, n_ff);
-        matmul(c, &dn, c->ffa, cnt, c->gout);
+        matmul(c, &dn, c->ffa, cnt, n1, c->gout);
         for (int64_t r = 0; r < cnt; r++) {
             float *dst = c->slot_out + (size_t)c->gidx[r] * (size_t)n_embd;
             const float wk = c->sel_w[c->gidx[r]];
@@ -684,18 +713,18 @@ static void encoder_layers(lo_context *c, const lo_batch *b) {
     const int64_t n = b->n_tokens;
     for (int32_t il = 0; il < hp->n_layer; il++) {
         const lo_layer *l = &m->layers[il];
-        matmul(c, &l->wq, c->x, n, c->q);
-        matmul(c, &l->wk, c->x, n, c->k);
-        matmul(c, &l->wv, c->x, n, c->v);
+        matmul(c, &l->wq, c->x, n, c->n_single, c->q);
+        matmul(c, &l->wk, c->x, n, c->n_single, c->k);
+        matmul(c, &l->wv, c->x, n, c->n_single, c->v);
         ew(c, b, l, il, EW_QKV, NULL, NULL, NULL);
         att_job aj = {c, b, il, 0};
         if (lo_pool_n_threads(c->pool) > 1 && n * hp->n_head > 1) lo_pool_run(c->pool, att_worker, &aj);
         else att_worker(&aj, 0, 1);
-        matmul(c, &l->wo, c->attn, n, c->tmp);
+        matmul(c, &l->wo, c->attn, n, c->n_single, c->tmp);
         ew(c, b, l, il, EW_POSTNORM, l->attn_out_norm, l->attn_out_norm_b, l->bo);
-        matmul(c, &l->ffn_up, c->x, n, c->ffa);
+        matmul(c, &l->ffn_up, c->x, n, c->n_single, c->ffa);
         ew(c, b, l, il, EW_GELU, NULL, NULL, l->ffn_up_b);
-        matmul(c, &l->ffn_down, c->ffa, n, c->tmp);
+        matmul(c, &l->ffn_down, c->ffa, n, c->n_single, c->tmp);
         ew(c, b, l, il, EW_POSTNORM, l->layer_out_norm, l->layer_out_norm_b, l->ffn_down_b);
     }
 }
@@ -720,6 +749,7 @@ static lo_status forward(lo_context *c, const lo_batch *b, bool want_logits) {
         c->used[(size_t)b->seq[t] * (size_t)c->n_ctx + (size_t)b->pos[t]] = 1;
     }
     c->has_logits = false;
+    c->n_single = leading_single(c, b->seq, n);
 
     if (m->arch->encoder) {
         /* x = LN((token + type row 0) + position) as llama.cpp's bert graph adds them */
@@ -744,7 +774,7 @@ static lo_status forward(lo_context *c, const lo_batch *b, bool want_logits) {
         if (l->wqkv.data) {
             /* fused {n_embd, n_q + 2 n_kv}: rows 0..n_q = Q, then K, then V */
             const int64_t nqkv = n_q + 2 * n_kv;
-            matmul(c, &l->wqkv, c->xn, n, c->qkv);
+            matmul(c, &l->wqkv, c->xn, n, c->n_single, c->qkv);
             add_bias(c->qkv, l->bqkv, n, nqkv);
             for (int64_t t = 0; t < n; t++) {
                 memcpy(c->q + t * n_q, c->qkv + t * nqkv, (size_t)n_q * sizeof(float));
@@ -752,24 +782,24 @@ static lo_status forward(lo_context *c, const lo_batch *b, bool want_logits) {
                 memcpy(c->v + t * n_kv, c->qkv + t * nqkv + n_q + n_kv, (size_t)n_kv * sizeof(float));
             }
         } else {
-            matmul(c, &l->wq, c->xn, n, c->q);
-            matmul(c, &l->wk, c->xn, n, c->k);
-            matmul(c, &l->wv, c->xn, n, c->v);
+            matmul(c, &l->wq, c->xn, n, c->n_single, c->q);
+            matmul(c, &l->wk, c->xn, n, c->n_single, c->k);
+            matmul(c, &l->wv, c->xn, n, c->n_single, c->v);
         }
         ew(c, b, l, il, EW_QKV, NULL, NULL, NULL);
         att_job aj = {c, b, il, 0};
         if (lo_pool_n_threads(c->pool) > 1 && n * hp->n_head > 1) lo_pool_run(c->pool, att_worker, &aj);
         else att_worker(&aj, 0, 1);
-        matmul(c, &l->wo, c->attn, n, c->tmp);
+        matmul(c, &l->wo, c->attn, n, c->n_single, c->tmp);
         if (m->arch->parallel_ffn) {
             /* falcon: x += (gelu MLP of the same norm) + attention output */
             add_bias(c->tmp, l->bo, n, n_embd);
             float *att = c->out_in; /* free until the output stage: n_batch rows of n_embd */
             memcpy(att, c->tmp, (size_t)(n * n_embd) * sizeof(float));
-            matmul(c, &l->ffn_up, c->xn, n, c->ffa);
+            matmul(c, &l->ffn_up, c->xn, n, c->n_single, c->ffa);
             add_bias(c->ffa, l->ffn_up_b, n, n_ff);
             for (int64_t t = 0; t < n; t++) lo_gelu(c->ffa + t * n_ff, c->ffa + t * n_ff, n_ff);
-            matmul(c, &l->ffn_down, c->ffa, n, c->tmp);
+            matmul(c, &l->ffn_down, c->ffa, n, c->n_single, c->tmp);
             add_bias(c->tmp, l->ffn_down_b, n, n_embd);
             for (int64_t t = 0; t < n; t++) {
                 lo_add(c->tmp + t * n_embd, c->tmp + t * n_embd, att + t * n_embd, n_embd);
@@ -780,12 +810,12 @@ static lo_status forward(lo_context *c, const lo_batch *b, bool want_logits) {
         /* residual, then the FFN norm */
         ew(c, b, l, il, EW_RES_NORM, l->ffn_norm, l->ffn_norm_b, l->bo);
         if (hp->n_expert > 0) {
-            moe_ffn(c, l, n);
+            moe_ffn(c, l, b->seq, n);
         } else {
-            matmul(c, &l->ffn_gate, c->xn, n, c->ffa);
-            matmul(c, &l->ffn_up, c->xn, n, c->ffb);
+            matmul(c, &l->ffn_gate, c->xn, n, c->n_single, c->ffa);
+            matmul(c, &l->ffn_up, c->xn, n, c->n_single, c->ffb);
             ew(c, b, l, il, EW_SWIGLU, NULL, NULL, NULL);
-            matmul(c, &l->ffn_down, c->ffa, n, c->tmp);
+            matmul(c, &l->ffn_down, c->ffa, n, c->n_single, c->tmp);
         }
         /* residual, then the next layer's attention norm */
         if (il + 1 < hp->n_layer) {
@@ -797,21 +827,28 @@ static lo_status forward(lo_context *c, const lo_batch *b, bool want_logits) {
         }
     }
 
-    /* outputs: final norm and the output matrix for the requested rows only */
-    int32_t n_out = 0;
-    for (int64_t t = 0; t < n; t++) {
-        bool want = b->logits ? b->logits[t] : t == n - 1;
-        c->out_idx[t] = want ? n_out : -1;
-        if (want) {
+    /* outputs: final norm and the output matrix for the requested rows only; rows that
+     * are the only requested row of their sequence first (the one-token kernels, as for a
+     * sequence decoded alone), then the rest; out_idx maps batch tokens to rows */
+    for (int64_t t = 0; t < n; t++) c->seq_n[b->seq[t]] += b->logits ? b->logits[t] : t == n - 1;
+    int32_t n_out = 0, n_out1 = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int64_t t = 0; t < n; t++) {
+            bool want = b->logits ? b->logits[t] : t == n - 1;
+            if (pass == 0) c->out_idx[t] = -1;
+            if (!want || (c->seq_n[b->seq[t]] == 1) != (pass == 0)) continue;
+            c->out_idx[t] = n_out;
             float *dst = c->out_in + (size_t)n_out * (size_t)n_embd;
             if (m->arch->encoder) memcpy(dst, c->x + t * n_embd, (size_t)n_embd * sizeof(float));
             else norm_row(m, dst, c->x + t * n_embd, m->w.output_norm, m->w.output_norm_b);
             n_out++;
         }
+        if (pass == 0) n_out1 = n_out;
     }
+    for (int64_t t = 0; t < n; t++) c->seq_n[b->seq[t]] = 0;
     c->last_n_tokens = (int32_t)n;
     if (n_out && want_logits && !m->arch->encoder) {
-        matmul(c, &m->w.output, c->out_in, n_out, c->logits);
+        matmul(c, &m->w.output, c->out_in, n_out, n_out1, c->logits);
         c->has_logits = true;
     }
     return LO_OK;

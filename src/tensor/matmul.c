@@ -4,7 +4,10 @@
  * then output rows are split across the pool's threads; several tokens share each
  * decoded weight row where a tile kernel exists, and Q4_0/Q8_0/Q4_K/Q6_K go through
  * 16-row × 8-token panels (one token: Q4_0 16 rows per pass, leftover rows through a kernel
- * on re-arranged activations; Q4_K and Q6_K 4 rows per pass). */
+ * on re-arranged activations; Q4_K and Q6_K 4 rows per pass). lo_matmul_split runs some
+ * tokens through the one-token kernels and the rest through the multi-token path, so each
+ * token's result depends only on its own role, never on the other tokens (batch
+ * invariance, docs/tensor.md). */
 #include "tensor/tensor_internal.h"
 
 #include <pthread.h>
@@ -35,12 +38,16 @@ lo_p16_fn lo_p16_avx512_get(uint32_t type, int *off, size_t *cache_per_block);
  * and corr[nb] in aux) (vecdot_avx512.c). */
 typedef float (*lo_mv_fn)(int64_t n, const void *x, const float *aux);
 lo_mv_fn lo_mv_avx512_get(uint32_t type);
-/* Four weight rows (rs bytes apart) · one activation row → out[0..3] (vecdot_avx512.c). */
-typedef void (*lo_mv4_fn)(int64_t n, const void *x, size_t rs, const void *y, float *out);
+/* Four weight rows (rs bytes apart) · nt ≤ 4 activation rows (by bytes apart) →
+ * out[t·ldo + 0..3], each token's arithmetic that of nt = 1 (vecdot_avx512.c). */
+typedef void (*lo_mv4_fn)(int64_t n, const void *x, size_t rs, const void *y, size_t by, int nt, float *out,
+                          size_t ldo);
 lo_mv4_fn lo_mv4_avx512_get(uint32_t type);
-/* Sixteen weight rows (rs bytes apart) · one Q8_0 activation row with its aux d_y[nb],
- * corr[nb] → out[0..15] (vecdot_avx512.c). */
-typedef void (*lo_mv16_fn)(int64_t n, const void *x, size_t rs, const void *y, const float *aux, float *out);
+/* Sixteen weight rows (rs bytes apart) · nt ≤ 8 Q8_0 activation rows (by bytes apart)
+ * with their aux d_y[nb], corr[nb] (aux_stride floats apart) → out[t·ldo + 0..15], each
+ * token's arithmetic that of nt = 1 (vecdot_avx512.c). */
+typedef void (*lo_mv16_fn)(int64_t n, const void *x, size_t rs, const void *y, size_t by, const float *aux,
+                           size_t aux_stride, int nt, float *out, size_t ldo);
 lo_mv16_fn lo_mv16_avx512_get(uint32_t type);
 
 /* Quantises an activation row to a vec_dot_type as llama.cpp's ggml-cpu does on x86
@@ -191,8 +198,9 @@ size_t lo_matmul_scratch_bytes(const lo_matrix *w, int64_t n_tokens) {
     if (lo_mul_overflow(rb, (size_t)n_tokens, &total)) return SIZE_MAX;
     if (lo_mul_overflow(aux_floats(w) * sizeof(float), (size_t)n_tokens, &aux)) return SIZE_MAX;
     if (lo_add_overflow(total, aux, &total)) return SIZE_MAX;
-    /* slack so the rows and the f32 scales can start 64-byte aligned */
-    return total ? total + 128 : 0;
+    /* slack so the rows and the f32 scales of both token groups of lo_matmul_split can
+     * start 64-byte aligned */
+    return total ? total + 256 : 0;
 }
 
 typedef struct mm_ctx {
@@ -222,33 +230,30 @@ typedef struct mm_ctx {
 
 void lo_round_f16_avx512(const float *x, float *y, int64_t n);
 
-static void quant_job(void *p, int ith, int nth) {
-    mm_ctx *c = p;
-    int64_t t0 = c->n_tokens * ith / nth, t1 = c->n_tokens * (ith + 1) / nth;
-    for (int64_t t = t0; t < t1; t++) {
-        uint8_t *row = c->act_w + (size_t)t * c->act_rb;
-        if (c->round_type == LO_DTYPE_F16) {
-            lo_round_f16_avx512(c->x + t * c->w->ne0, (float *)row, c->w->ne0);
-            continue;
+/* Token t of c into its activation row (and block scales / arranged copy in aux). */
+static void quant_token(mm_ctx *c, int64_t t) {
+    uint8_t *row = c->act_w + (size_t)t * c->act_rb;
+    if (c->round_type == LO_DTYPE_F16) {
+        lo_round_f16_avx512(c->x + t * c->w->ne0, (float *)row, c->w->ne0);
+        return;
+    }
+    lo_quantize_act(c->act_type, c->x + t * c->w->ne0, row, c->w->ne0);
+    if (!c->aux) return;
+    float *a = c->aux + (size_t)t * c->aux_stride;
+    int64_t nb = c->w->ne0 / 32;
+    if (c->act_type == LO_DTYPE_Q8_0) {
+        const block_q8_0 *b = (const block_q8_0 *)row;
+        for (int64_t i = 0; i < nb; i++) {
+            int32_t sum = 0;
+            for (int j = 0; j < QK8_0; j++) sum += b[i].qs[j];
+            sum *= -c->p16_off;
+            a[i] = lo_f16_to_f32(b[i].d);
+            memcpy(a + nb + i, &sum, sizeof sum); /* int32 bits, read as such by the panels */
         }
-        lo_quantize_act(c->act_type, c->x + t * c->w->ne0, row, c->w->ne0);
-        if (!c->aux) continue;
-        float *a = c->aux + (size_t)t * c->aux_stride;
-        int64_t nb = c->w->ne0 / 32;
-        if (c->act_type == LO_DTYPE_Q8_0) {
-            const block_q8_0 *b = (const block_q8_0 *)row;
-            for (int64_t i = 0; i < nb; i++) {
-                int32_t sum = 0;
-                for (int j = 0; j < QK8_0; j++) sum += b[i].qs[j];
-                sum *= -c->p16_off;
-                a[i] = lo_f16_to_f32(b[i].d);
-                memcpy(a + nb + i, &sum, sizeof sum); /* int32 bits, read as such by the panels */
-            }
-            if (c->mv) arrange_q4_0(b, (int8_t *)(void *)(a + 2 * nb), nb);
-        } else {
-            const block_q8_1 *b = (const block_q8_1 *)row;
-            for (int64_t i = 0; i < nb; i++) a[i] = lo_f16_to_f32(b[i].d), a[nb + i] = lo_f16_to_f32(b[i].s);
-        }
+        if (c->mv) arrange_q4_0(b, (int8_t *)(void *)(a + 2 * nb), nb);
+    } else {
+        const block_q8_1 *b = (const block_q8_1 *)row;
+        for (int64_t i = 0; i < nb; i++) a[i] = lo_f16_to_f32(b[i].d), a[nb + i] = lo_f16_to_f32(b[i].s);
     }
 }
 
@@ -275,55 +280,40 @@ static void panels_range(const mm_ctx *c, int64_t r0, int64_t r1) {
 
 static void rows_range(const mm_ctx *c, int64_t r0, int64_t r1);
 
-/* Output rows split across the threads: in whole 16-row panels where there is a panel
- * kernel (the leftover rows go to the last thread), else evenly. */
+/* Rows per block: with tiles, ~256 KiB of weights stay in L2 while each group of mm_nc
+ * tokens (up to 8 × 16 KiB of f32 activations) passes over them, so activations are
+ * re-read from L3 only once per block; without, ~32 KiB (L1). */
+static int64_t row_block(const mm_ctx *c) {
+    size_t budget = c->mm ? 262144 : 32768;
+    int64_t rb = c->w->row_bytes ? (int64_t)(budget / c->w->row_bytes) : 64;
+    if (rb < 1) rb = 1;
+    if (rb > (c->mm ? 256 : 64)) rb = c->mm ? 256 : 64;
+    return rb;
+}
+
+/* The batch path's output rows split across the threads: in whole 16-row panels where
+ * there is a panel kernel (the leftover rows to the last thread), else evenly. */
 static void rows_job(void *p, int ith, int nth) {
     const mm_ctx *c = p;
     int64_t m = c->w->ne1;
-    if (c->p16 || c->mv16) {
+    if (c->p16) {
         int64_t np = m / 16;
         int64_t p0 = np * ith / nth, p1 = np * (ith + 1) / nth;
-        if (c->mv16) {
-            for (int64_t p = p0; p < p1; p++)
-                c->mv16(c->w->ne0, (const uint8_t *)c->w->data + (size_t)p * 16 * c->w->row_bytes, c->w->row_bytes, c->act,
-                        c->aux, c->out + p * 16);
-        } else {
-            panels_range(c, p0 * 16, p1 * 16);
-        }
+        panels_range(c, p0 * 16, p1 * 16);
         if (ith == nth - 1 && np * 16 < m) rows_range(c, np * 16, m);
         return;
     }
     rows_range(c, m * ith / nth, m * (ith + 1) / nth);
 }
 
-/* Rows [r0, r1) for all tokens; blocks of rows small enough to stay in L1/L2 while every
- * token passes over them. */
+/* Rows [r0, r1) for all tokens of the batch path (each token's result independent of
+ * the others: the tiles compute every column alone); blocks of rows small enough to stay
+ * in L1/L2 while every token passes over them. */
 static void rows_range(const mm_ctx *c, int64_t r0, int64_t r1) {
     const lo_matrix *w = c->w;
     int64_t m = w->ne1, k = w->ne0;
     const uint8_t *wd = w->data;
-    if (c->mv) {
-        for (int64_t r = r0; r < r1; r++) c->out[r] = c->mv(k, wd + (size_t)r * w->row_bytes, c->aux);
-        return;
-    }
-    if (c->n_tokens == 1 && c->mv4) {
-        int64_t r = r0;
-        for (; r + 4 <= r1; r += 4) c->mv4(k, wd + (size_t)r * w->row_bytes, w->row_bytes, c->act, c->out + r);
-        for (; r < r1; r++) c->out[r] = c->dot(k, wd + (size_t)r * w->row_bytes, c->act);
-        return;
-    }
-    if (c->n_tokens == 1 && !c->mm) {
-        for (int64_t r = r0; r < r1; r++)
-            c->out[r] = c->dot(k, wd + (size_t)r * w->row_bytes, c->act);
-        return;
-    }
-    /* Row blocks: with tiles, ~256 KiB of weights stay in L2 while each group of mm_nc
-     * tokens (up to 8 × 16 KiB of f32 activations) passes over them, so activations are
-     * re-read from L3 only once per block; without, ~32 KiB (L1). */
-    size_t budget = c->mm ? 262144 : 32768;
-    int64_t rb = w->row_bytes ? (int64_t)(budget / w->row_bytes) : 64;
-    if (rb < 1) rb = 1;
-    if (rb > (c->mm ? 256 : 64)) rb = c->mm ? 256 : 64;
+    const int64_t rb = row_block(c);
     for (int64_t rs = r0; rs < r1; rs += rb) {
         int64_t re = rs + rb < r1 ? rs + rb : r1;
         if (c->mm && c->k_chunk) {
@@ -369,68 +359,189 @@ static void run(lo_pool *pool, lo_pool_fn fn, void *ctx) {
     else fn(ctx, 0, 1);
 }
 
-void lo_matmul(lo_pool *pool, const lo_matrix *w, const float *x, int64_t n_tokens, float *out, void *scratch) {
-    LO_ASSERT(w && x && out && n_tokens >= 0);
-    if (n_tokens == 0 || w->ne1 == 0) return;
-    mm_ctx c = {.w = w, .x = x, .n_tokens = n_tokens, .out = out};
-    c.dot = kernel_for(w->type);
-    LO_ASSERT(c.dot != NULL);
+/* The kernels of one path for w: `batch` = the multi-token path (tiles, 16-row panels,
+ * BF16 tinyBLAS sums) whatever the token count, else the one-token path (mv16 / mv4 /
+ * one-token tiles / the dot product). Sets everything but the token range and buffers. */
+static void setup_path(mm_ctx *c, const lo_matrix *w, bool batch) {
+    c->w = w;
+    c->dot = kernel_for(w->type);
+    LO_ASSERT(c->dot != NULL);
+    const bool avx512 = lo_isa_current() == LO_ISA_AVX512;
     if (w->type == LO_DTYPE_BF16) {
-        /* As llama.cpp: ≥ 2 tokens with k % 32 == 0 and m % 4 == 0 go through tinyBLAS
+        /* As llama.cpp: several tokens with k % 32 == 0 and m % 4 == 0 go through tinyBLAS
          * (one accumulator per output), everything else through ggml_vec_dot_bf16; the
          * activations are bf16 rows (scalar rounding, as ggml's from_float). */
-        if (n_tokens >= 2 && w->ne0 % 32 == 0 && w->ne1 % 4 == 0) {
+        if (batch && w->ne0 % 32 == 0 && w->ne1 % 4 == 0) {
             lo_isa isa = lo_isa_current();
-            c.dot = g_bf16_tile[isa];
-            if (isa == LO_ISA_AVX512 && g_bf16_mm) c.mm = g_bf16_mm, c.mm_nc = g_bf16_mm_nc;
+            c->dot = g_bf16_tile[isa];
+            if (isa == LO_ISA_AVX512 && g_bf16_mm) c->mm = g_bf16_mm, c->mm_nc = g_bf16_mm_nc;
         }
-    } else if ((n_tokens > 1 || aux_floats(w)) && w->type < LO_DTYPE_COUNT && lo_isa_current() == LO_ISA_AVX512 &&
-               g_mm512[w->type]) {
+    } else if ((batch || aux_floats(w)) && w->type < LO_DTYPE_COUNT && avx512 && g_mm512[w->type]) {
         /* tiles for several tokens; for one token only where they beat the dot kernel (the
          * legacy types, thanks to the pre-converted activation scales) */
-        c.mm = g_mm512[w->type];
-        c.mm_nc = g_mm512_nc[w->type];
+        c->mm = g_mm512[w->type];
+        c->mm_nc = g_mm512_nc[w->type];
         /* panels need 16 rows, 16·row_bytes within int32 (the scale gather's offsets) */
-        if (n_tokens > 1 && g_p16[w->type] && w->ne1 >= 16 && w->row_bytes <= (size_t)INT32_MAX / 16) {
-            c.p16 = g_p16[w->type];
-            c.p16_off = g_p16_off[w->type];
-            c.p16_cache = g_p16_cache[w->type];
+        if (batch && g_p16[w->type] && w->ne1 >= 16 && w->row_bytes <= (size_t)INT32_MAX / 16) {
+            c->p16 = g_p16[w->type];
+            c->p16_off = g_p16_off[w->type];
+            c->p16_cache = g_p16_cache[w->type];
         }
-        if (n_tokens == 1 && g_mv512[w->type]) {
-            c.mv = g_mv512[w->type];
-            c.p16_off = 8; /* the offset corrections for mv_q4_0 / mv16_q4_0 */
+        if (!batch && g_mv512[w->type]) {
+            c->mv = g_mv512[w->type];
+            c->p16_off = 8; /* the offset corrections for mv_q4_0 / mv16_q4_0 */
             /* 16 rows per pass (16·row_bytes within int32: the scale gather's offsets) */
-            if (g_mv16[w->type] && w->ne1 >= 16 && w->row_bytes <= (size_t)INT32_MAX / 16)
-                c.mv16 = g_mv16[w->type];
+            if (g_mv16[w->type] && w->ne1 >= 16 && w->row_bytes <= (size_t)INT32_MAX / 16) c->mv16 = g_mv16[w->type];
         }
     }
-    if (n_tokens == 1 && !c.mm && w->type < LO_DTYPE_COUNT && lo_isa_current() == LO_ISA_AVX512) c.mv4 = g_mv4[w->type];
-    c.act_type = lo_vec_dot_type(w->type);
-    c.act_rb = act_row_bytes(w);
-    if (c.mm && c.act_type == LO_DTYPE_F16) {
-        c.round_type = c.act_type;
-        c.act_rb = (size_t)w->ne0 * sizeof(float);
+    if (!batch && !c->mm && w->type < LO_DTYPE_COUNT && avx512) c->mv4 = g_mv4[w->type];
+    c->act_type = lo_vec_dot_type(w->type);
+    c->act_rb = act_row_bytes(w);
+    if (c->mm && c->act_type == LO_DTYPE_F16) {
+        c->round_type = c->act_type;
+        c->act_rb = (size_t)w->ne0 * sizeof(float);
     }
-    if (c.mm && (c.act_type == LO_DTYPE_F32 || c.round_type)) {
-        c.k_chunk = 1024; /* 8 tokens × 4 KiB of f32 = 32 KiB: L1 */
-        c.w_elem_bytes = c.act_type == LO_DTYPE_F32 ? 4 : 2;
+    if (c->mm && (c->act_type == LO_DTYPE_F32 || c->round_type)) {
+        c->k_chunk = 1024; /* 8 tokens × 4 KiB of f32 = 32 KiB: L1 */
+        c->w_elem_bytes = c->act_type == LO_DTYPE_F32 ? 4 : 2;
     }
-    if (c.act_rb == 0) {
-        /* F32 weights multiply the f32 activations directly */
-        c.act = (const uint8_t *)x;
-        c.act_rb = (size_t)w->ne0 * sizeof(float);
-    } else {
-        LO_ASSERT(scratch != NULL);
-        uint8_t *s = (uint8_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
-        c.act_w = s;
-        c.act = s;
-        if (c.mm && aux_floats(w)) {
-            uintptr_t a = ((uintptr_t)(s + (size_t)n_tokens * c.act_rb) + 63) & ~(uintptr_t)63;
-            c.aux = (float *)a;
-            c.aux_stride = aux_floats(w);
+}
+
+/* Gives c its n tokens of x (rows x0.., outputs out0..) and carves its activation rows and
+ * block scales from the scratch cursor *s (advanced; 64-byte aligned starts). F32 weights
+ * read x directly. */
+static void bind_tokens(mm_ctx *c, const float *x0, int64_t n, float *out0, uintptr_t *s) {
+    c->x = x0;
+    c->n_tokens = n;
+    c->out = out0;
+    if (c->act_rb == 0) {
+        c->act = (const uint8_t *)x0;
+        c->act_rb = (size_t)c->w->ne0 * sizeof(float);
+        return;
+    }
+    if (n == 0) return;
+    uintptr_t a = (*s + 63) & ~(uintptr_t)63;
+    c->act_w = (uint8_t *)a;
+    c->act = c->act_w;
+    a += (size_t)n * c->act_rb;
+    if (c->mm && aux_floats(c->w)) {
+        a = (a + 63) & ~(uintptr_t)63;
+        c->aux = (float *)a;
+        c->aux_stride = aux_floats(c->w);
+        a += (size_t)n * c->aux_stride * sizeof(float);
+    }
+    *s = a;
+}
+
+/* The one-token kernels for rows [r0, r1) and every token of c (the single tokens of a
+ * split product): rows outer, tokens inner, so a row group is read from memory once for
+ * all of them and each token's output is the same arithmetic as a product with only
+ * that token (same kernels, same grouping of rows starting at r0). */
+static void single_range(const mm_ctx *c, int64_t r0, int64_t r1) {
+    const lo_matrix *w = c->w;
+    const int64_t m = w->ne1, k = w->ne0, nt = c->n_tokens;
+    const uint8_t *wd = w->data;
+    LO_ASSERT(!c->p16 && !c->k_chunk);
+    if (c->mv) {
+        for (int64_t r = r0; r < r1; r++)
+            for (int64_t t = 0; t < nt; t++) c->out[t * m + r] = c->mv(k, wd + (size_t)r * w->row_bytes, c->aux + (size_t)t * c->aux_stride);
+        return;
+    }
+    if (c->mv4) {
+        int64_t r = r0;
+        for (; r + 4 <= r1; r += 4)
+            for (int64_t t = 0; t < nt; t += 4) {
+                const int n4 = (int)(nt - t < 4 ? nt - t : 4);
+                c->mv4(k, wd + (size_t)r * w->row_bytes, w->row_bytes, c->act + (size_t)t * c->act_rb, c->act_rb, n4,
+                       c->out + t * m + r, (size_t)m);
+            }
+        for (; r < r1; r++)
+            for (int64_t t = 0; t < nt; t++) c->out[t * m + r] = c->dot(k, wd + (size_t)r * w->row_bytes, c->act + (size_t)t * c->act_rb);
+        return;
+    }
+    const int64_t rb = row_block(c);
+    for (int64_t rs = r0; rs < r1; rs += rb) {
+        int64_t re = rs + rb < r1 ? rs + rb : r1;
+        if (c->mm) {
+            /* the tiles compute each token's column alone (as with one token), so the
+             * single tokens share each decoded row in groups of mm_nc */
+            for (int64_t t = 0; t < nt; t += c->mm_nc) {
+                const int nc = (int)(nt - t < c->mm_nc ? nt - t : c->mm_nc);
+                const uint8_t *y = c->act + (size_t)t * c->act_rb;
+                const float *aux = c->aux ? c->aux + (size_t)t * c->aux_stride : NULL;
+                for (int64_t r = rs; r < re; r++)
+                    c->mm(k, wd + (size_t)r * w->row_bytes, y, c->act_rb, aux, c->aux_stride, nc, c->out + t * m + r, (size_t)m);
+            }
+            continue;
         }
-        if (n_tokens > 1) run(pool, quant_job, &c);
-        else quant_job(&c, 0, 1);
+        for (int64_t t = 0; t < nt; t++) {
+            const uint8_t *y = c->act + (size_t)t * c->act_rb;
+            float *o = c->out + t * m;
+            for (int64_t r = rs; r < re; r++) o[r] = c->dot(k, wd + (size_t)r * w->row_bytes, y);
+        }
     }
-    run(pool, rows_job, &c);
+}
+
+/* Thread ith's rows of the one-token path, split as rows_job splits them (16-row panels
+ * with mv16, the leftover rows to the last thread; else evenly). */
+static void single_rows(const mm_ctx *c, int ith, int nth) {
+    const lo_matrix *w = c->w;
+    const int64_t m = w->ne1;
+    if (c->mv16) {
+        const int64_t np = m / 16, p0 = np * ith / nth, p1 = np * (ith + 1) / nth;
+        for (int64_t p = p0; p < p1; p++)
+            for (int64_t t = 0; t < c->n_tokens; t += 8) {
+                const int nt = (int)(c->n_tokens - t < 8 ? c->n_tokens - t : 8);
+                c->mv16(w->ne0, (const uint8_t *)w->data + (size_t)p * 16 * w->row_bytes, w->row_bytes, c->act + (size_t)t * c->act_rb,
+                        c->act_rb, c->aux + (size_t)t * c->aux_stride, c->aux_stride, nt, c->out + t * m + p * 16, (size_t)m);
+            }
+        if (ith == nth - 1 && np * 16 < m) single_range(c, np * 16, m);
+        return;
+    }
+    single_range(c, m * ith / nth, m * (ith + 1) / nth);
+}
+
+/* A split product: the single tokens' path and the batch tokens' path. */
+typedef struct split_ctx {
+    mm_ctx *s, *b;
+} split_ctx;
+
+static void split_quant_job(void *p, int ith, int nth) {
+    const split_ctx *sc = p;
+    const int64_t ns = sc->s->n_tokens, n = ns + sc->b->n_tokens;
+    for (int64_t t = n * ith / nth; t < n * (ith + 1) / nth; t++) {
+        if (t < ns) quant_token(sc->s, t);
+        else quant_token(sc->b, t - ns);
+    }
+}
+
+static void split_rows_job(void *p, int ith, int nth) {
+    const split_ctx *sc = p;
+    if (sc->s->n_tokens) single_rows(sc->s, ith, nth);
+    if (sc->b->n_tokens) rows_job(sc->b, ith, nth);
+}
+
+void lo_matmul_split(lo_pool *pool, const lo_matrix *w, const float *x, int64_t n_tokens, int64_t n_single, float *out,
+                     void *scratch) {
+    LO_ASSERT(w && x && out && n_tokens >= 0 && n_single >= 0 && n_single <= n_tokens);
+    if (n_tokens == 0 || w->ne1 == 0) return;
+    mm_ctx cs = {0}, cb = {0};
+    setup_path(&cs, w, false);
+    setup_path(&cb, w, true);
+    uintptr_t cur = (uintptr_t)scratch;
+    if (act_row_bytes(w)) LO_ASSERT(scratch != NULL);
+    bind_tokens(&cs, x, n_single, out, &cur);
+    bind_tokens(&cb, x + n_single * w->ne0, n_tokens - n_single, out + n_single * w->ne1, &cur);
+    /* the two regions fit what lo_matmul_scratch_bytes promised for n_tokens */
+    LO_ASSERT(!act_row_bytes(w) || cur - (uintptr_t)scratch <= lo_matmul_scratch_bytes(w, n_tokens));
+    split_ctx sc = {&cs, &cb};
+    if (act_row_bytes(w)) {
+        if (n_tokens > 1) run(pool, split_quant_job, &sc);
+        else split_quant_job(&sc, 0, 1);
+    }
+    run(pool, split_rows_job, &sc);
+}
+
+void lo_matmul(lo_pool *pool, const lo_matrix *w, const float *x, int64_t n_tokens, float *out, void *scratch) {
+    lo_matmul_split(pool, w, x, n_tokens, n_tokens == 1 ? 1 : 0, out, scratch);
 }

@@ -848,35 +848,60 @@ static float mv_q4_0(int64_t n, const void *vx, const float *aux) {
 #ifndef MV16_PF_MAX_PANEL
 #define MV16_PF_MAX_PANEL 65536
 #endif
-static void mv16_q4_0(int64_t n, const void *vx, size_t rs, const void *vy, const float *aux, float *out) {
-    const uint8_t *x = vx, *yq = (const uint8_t *)vy + offsetof(block_q8_0, qs);
+/* nt ≤ 8 tokens at once (activation rows by bytes apart, aux rows aux_stride floats,
+ * outputs ldo floats): the panel's transpose, scales and prefetch are done once per block
+ * for all of them, and each token's integer sums and f32 accumulation are exactly those
+ * of the one-token pass (the single tokens of lo_matmul_split read the weights once). */
+static inline __attribute__((always_inline)) void mv16_q4_0_b(const int NT, int64_t n, const uint8_t *x, size_t rs,
+                                                               const uint8_t *vy, size_t by, const float *aux,
+                                                               size_t aux_stride, float *out, size_t ldo) {
+    const uint8_t *yq = vy + offsetof(block_q8_0, qs);
     const int64_t nb = n / QK4_0;
-    const int32_t *corr = (const int32_t *)(const void *)(aux + nb);
     const __m512i m4 = _mm512_set1_epi8(0x0F), zero = _mm512_setzero_si512();
     const __m512i goff = _mm512_mullo_epi32(p16_perm(), _mm512_set1_epi32((int)rs));
     const size_t step = nb ? (16 * rs + (size_t)nb - 1) / (size_t)nb : 0; /* panel bytes per block */
     const size_t pf_step = 16 * rs <= MV16_PF_MAX_PANEL ? step : 0;
     const char *pf = (const char *)x + 16 * rs;
-    __m512 acc = _mm512_setzero_ps();
+    __m512 acc[8];
+    for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++, pf += step) {
         const uint8_t *xb = x + (size_t)b * sizeof(block_q4_0);
         for (size_t l = 0; l < pf_step; l += 64) _mm_prefetch(pf + l, _MM_HINT_T0); /* never faults */
-        __m512i G[4];
+        __m512i G[4], lo[4], hi[4];
         tr16x4(xb + offsetof(block_q4_0, qs), rs, G);
+        for (int d = 0; d < 4; d++) lo[d] = _mm512_and_si512(G[d], m4), hi[d] = _mm512_and_si512(_mm512_srli_epi16(G[d], 4), m4);
         /* d of the 16 rows: the low halves of a dword gathered at each row's block start */
         const __m512 dx = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_i32gather_epi32(goff, xb, 1)));
-        const uint8_t *y = yq + (size_t)b * sizeof(block_q8_0);
-        __m512i s[4];
+        for (int t = 0; t < NT; t++) {
+            const float *a = aux + (size_t)t * aux_stride;
+            const int32_t *corr = (const int32_t *)(const void *)(a + nb);
+            const uint8_t *y = yq + (size_t)t * by + (size_t)b * sizeof(block_q8_0);
+            __m512i s[4];
 #pragma GCC unroll 4
-        for (int d = 0; d < 4; d++)
-            s[d] = _mm512_dpbusd_epi32(d ? zero : bcast32(corr + b), _mm512_and_si512(G[d], m4), bcast32(y + 4 * d));
+            for (int d = 0; d < 4; d++) s[d] = _mm512_dpbusd_epi32(d ? zero : bcast32(corr + b), lo[d], bcast32(y + 4 * d));
 #pragma GCC unroll 4
-        for (int d = 0; d < 4; d++)
-            s[d] = _mm512_dpbusd_epi32(s[d], _mm512_and_si512(_mm512_srli_epi16(G[d], 4), m4), bcast32(y + 16 + 4 * d));
-        const __m512i si = _mm512_add_epi32(_mm512_add_epi32(s[0], s[1]), _mm512_add_epi32(s[2], s[3]));
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(si), _mm512_mul_ps(dx, _mm512_set1_ps(aux[b])), acc);
+            for (int d = 0; d < 4; d++) s[d] = _mm512_dpbusd_epi32(s[d], hi[d], bcast32(y + 16 + 4 * d));
+            const __m512i si = _mm512_add_epi32(_mm512_add_epi32(s[0], s[1]), _mm512_add_epi32(s[2], s[3]));
+            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(si), _mm512_mul_ps(dx, _mm512_set1_ps(a[b])), acc[t]);
+        }
     }
-    _mm512_storeu_ps(out, _mm512_permutexvar_ps(p16_perm(), acc));
+    for (int t = 0; t < NT; t++) _mm512_storeu_ps(out + (size_t)t * ldo, _mm512_permutexvar_ps(p16_perm(), acc[t]));
+}
+
+static void mv16_q4_0(int64_t n, const void *vx, size_t rs, const void *vy, size_t by, const float *aux, size_t aux_stride,
+                      int nt, float *out, size_t ldo) {
+    const uint8_t *x = vx, *y = vy;
+    LO_ASSERT(nt >= 1 && nt <= 8);
+    switch (nt) {
+    case 1: mv16_q4_0_b(1, n, x, rs, y, by, aux, aux_stride, out, ldo); break;
+    case 2: mv16_q4_0_b(2, n, x, rs, y, by, aux, aux_stride, out, ldo); break;
+    case 3: mv16_q4_0_b(3, n, x, rs, y, by, aux, aux_stride, out, ldo); break;
+    case 4: mv16_q4_0_b(4, n, x, rs, y, by, aux, aux_stride, out, ldo); break;
+    case 5: mv16_q4_0_b(5, n, x, rs, y, by, aux, aux_stride, out, ldo); break;
+    case 6: mv16_q4_0_b(6, n, x, rs, y, by, aux, aux_stride, out, ldo); break;
+    case 7: mv16_q4_0_b(7, n, x, rs, y, by, aux, aux_stride, out, ldo); break;
+    default: mv16_q4_0_b(8, n, x, rs, y, by, aux, aux_stride, out, ldo); break;
+    }
 }
 
 /* ---- Q4_K matvec (one token), 4 weight rows per pass ------------------------------------
@@ -896,9 +921,11 @@ static inline __m512i idx_k4_scale(int r, int base) {
 #ifndef MV4_PF_BYTES
 #define MV4_PF_BYTES 0
 #endif
-static void mv4_q4_K(int64_t n, const void *vx, size_t rs, const void *vy, float *out) {
-    const uint8_t *x = vx;
-    const block_q8_K *y = vy;
+/* nt ≤ 4 tokens (Q8_K rows by bytes apart, outputs ldo floats apart): the 4 rows' heads,
+ * scales and nibbles are decoded once per super-block for all of them; each token's sums
+ * and f32 accumulation are exactly those of the one-token pass. */
+static inline __attribute__((always_inline)) void mv4_q4_K_b(const int NT, int64_t n, const uint8_t *x, size_t rs,
+                                                              const uint8_t *vy, size_t by, float *out, size_t ldo) {
     const int64_t nb = n / QK_K;
     const __m512i m4 = _mm512_set1_epi8(0x0F), zero = _mm512_setzero_si512();
     /* scale/min unpack of a 16-byte block head [d, dmin, scales[12]] (q[k] at byte 4+k):
@@ -911,8 +938,11 @@ static void mv4_q4_K(int64_t n, const void *vx, size_t rs, const void *vy, float
     __m512i iA[4], iB[4];
     for (int r = 0; r < 4; r++) iA[r] = idx_k4_scale(r, 0), iB[r] = idx_k4_scale(r, 4);
     const __m512i dmidx = _mm512_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3, 5, 5, 5, 5, 7, 7, 7, 7);
-    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-    __m512 accm = _mm512_setzero_ps();
+    __m512 acc[4][4], accm[4];
+    for (int t = 0; t < NT; t++) {
+        accm[t] = _mm512_setzero_ps();
+        for (int r = 0; r < 4; r++) acc[r][t] = _mm512_setzero_ps();
+    }
     const size_t step = nb ? (4 * rs + (size_t)nb - 1) / (size_t)nb : 0; /* group bytes per super-block */
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *xb = x + (size_t)i * sizeof(block_q4_K);
@@ -923,13 +953,6 @@ static void mv4_q4_K(int64_t n, const void *vx, size_t rs, const void *vy, float
             const char *pf = (const char *)x + 4 * rs + MV4_PF_BYTES + (size_t)i * step;
             for (size_t l = 0; l < step; l += 64) _mm_prefetch(pf + l, _MM_HINT_T0);
         }
-        const int8_t *q8 = y[i].qs;
-        const __m512i Y0 = load2x32(q8, q8 + 64), Y1 = load2x32(q8 + 32, q8 + 96);
-        const __m512i Y2 = load2x32(q8 + 128, q8 + 192), Y3 = load2x32(q8 + 160, q8 + 224);
-        /* bsum pairs as 8 int16, in every 128-bit lane */
-        __m256i bp = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[i].bsums), _mm256_set1_epi16(1));
-        __m128i bp16 = _mm_packs_epi32(_mm256_castsi256_si128(bp), _mm256_extracti128_si256(bp, 1));
-        const __m512i YB = _mm512_broadcast_i32x4(bp16);
         /* heads of the 4 rows, one per 128-bit lane */
         __m512i Hd = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)xb));
         Hd = _mm512_inserti32x4(Hd, _mm_loadu_si128((const __m128i *)(xb + rs)), 1);
@@ -940,29 +963,59 @@ static void mv4_q4_K(int64_t n, const void *vx, size_t rs, const void *vy, float
             _mm512_or_si512(_mm512_and_si512(A, mkT), _mm512_and_si512(_mm512_srli_epi16(A, 4), mkU)),
             _mm512_and_si512(_mm512_srli_epi16(B, 2), mkV));
         const __m512i Zs = _mm512_unpacklo_epi8(SM, zero), Zm = _mm512_unpackhi_epi8(SM, zero);
-        /* [d_r, dmin_r] · d_y as f32 in lanes 2r, 2r+1 */
         const __m512i dw = _mm512_maskz_compress_epi32(0x1111, Hd);
-        const __m512 D = _mm512_mul_ps(_mm512_castps256_ps512(_mm256_cvtph_ps(_mm512_castsi512_si128(dw))),
-                                       _mm512_set1_ps(y[i].d));
-        accm = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_madd_epi16(Zm, YB)), _mm512_permutexvar_ps(dmidx, D), accm);
+        const __m512 dxm = _mm512_castps256_ps512(_mm256_cvtph_ps(_mm512_castsi512_si128(dw)));
+        __m512 D[4];
+        for (int t = 0; t < NT; t++) {
+            const block_q8_K *y = (const block_q8_K *)(const void *)(vy + (size_t)t * by) + i;
+            /* bsum pairs as 8 int16, in every 128-bit lane */
+            __m256i bp = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y->bsums), _mm256_set1_epi16(1));
+            __m128i bp16 = _mm_packs_epi32(_mm256_castsi256_si128(bp), _mm256_extracti128_si256(bp, 1));
+            const __m512i YB = _mm512_broadcast_i32x4(bp16);
+            /* [d_r, dmin_r] · d_y as f32 in lanes 2r, 2r+1 */
+            D[t] = _mm512_mul_ps(dxm, _mm512_set1_ps(y->d));
+            accm[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_madd_epi16(Zm, YB)), _mm512_permutexvar_ps(dmidx, D[t]), accm[t]);
+        }
 #pragma GCC unroll 4
         for (int r = 0; r < 4; r++) {
             const uint8_t *q4 = xb + (size_t)r * rs + 16;
             const __m512i X0 = _mm512_loadu_si512((const void *)q4), X1 = _mm512_loadu_si512((const void *)(q4 + 64));
-            const __m512i s0 = _mm512_dpbusd_epi32(zero, _mm512_and_si512(X0, m4), Y0);
-            const __m512i s1 = _mm512_dpbusd_epi32(zero, _mm512_and_si512(_mm512_srli_epi16(X0, 4), m4), Y1);
-            const __m512i s2 = _mm512_dpbusd_epi32(zero, _mm512_and_si512(X1, m4), Y2);
-            const __m512i s3 = _mm512_dpbusd_epi32(zero, _mm512_and_si512(_mm512_srli_epi16(X1, 4), m4), Y3);
-            __m512i p = _mm512_dpwssd_epi32(zero, _mm512_packs_epi32(s0, s1), _mm512_permutexvar_epi16(iA[r], Zs));
-            p = _mm512_dpwssd_epi32(p, _mm512_packs_epi32(s2, s3), _mm512_permutexvar_epi16(iB[r], Zs));
-            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(_mm512_set1_epi32(2 * r), D), acc[r]);
+            const __m512i n0 = _mm512_and_si512(X0, m4), n1 = _mm512_and_si512(_mm512_srli_epi16(X0, 4), m4);
+            const __m512i n2 = _mm512_and_si512(X1, m4), n3 = _mm512_and_si512(_mm512_srli_epi16(X1, 4), m4);
+            const __m512i SA = _mm512_permutexvar_epi16(iA[r], Zs), SB = _mm512_permutexvar_epi16(iB[r], Zs);
+            for (int t = 0; t < NT; t++) {
+                const int8_t *q8 = ((const block_q8_K *)(const void *)(vy + (size_t)t * by) + i)->qs;
+                const __m512i s0 = _mm512_dpbusd_epi32(zero, n0, load2x32(q8, q8 + 64));
+                const __m512i s1 = _mm512_dpbusd_epi32(zero, n1, load2x32(q8 + 32, q8 + 96));
+                const __m512i s2 = _mm512_dpbusd_epi32(zero, n2, load2x32(q8 + 128, q8 + 192));
+                const __m512i s3 = _mm512_dpbusd_epi32(zero, n3, load2x32(q8 + 160, q8 + 224));
+                __m512i p = _mm512_dpwssd_epi32(zero, _mm512_packs_epi32(s0, s1), SA);
+                p = _mm512_dpwssd_epi32(p, _mm512_packs_epi32(s2, s3), SB);
+                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(_mm512_set1_epi32(2 * r), D[t]), acc[r][t]);
+            }
         }
     }
     /* the min term: row r in lanes 4r..4r+3 */
-    float m[16];
-    _mm512_storeu_ps(m, accm);
-    for (int r = 0; r < 4; r++) out[r] = _mm512_reduce_add_ps(acc[r]) - (m[4 * r] + m[4 * r + 1] + m[4 * r + 2] + m[4 * r + 3]);
+    for (int t = 0; t < NT; t++) {
+        float m[16];
+        _mm512_storeu_ps(m, accm[t]);
+        for (int r = 0; r < 4; r++)
+            out[(size_t)t * ldo + r] = _mm512_reduce_add_ps(acc[r][t]) - (m[4 * r] + m[4 * r + 1] + m[4 * r + 2] + m[4 * r + 3]);
+    }
 }
+
+/* The exported 4-row entry: the body specialised per token count (1..4). */
+#define LO_MV4_DISPATCH(name)                                                                                   \
+    static void name(int64_t n, const void *vx, size_t rs, const void *vy, size_t by, int nt, float *out, size_t ldo) { \
+        LO_ASSERT(nt >= 1 && nt <= 4);                                                                          \
+        switch (nt) {                                                                                           \
+        case 1: name##_b(1, n, vx, rs, vy, by, out, ldo); break;                                                \
+        case 2: name##_b(2, n, vx, rs, vy, by, out, ldo); break;                                                \
+        case 3: name##_b(3, n, vx, rs, vy, by, out, ldo); break;                                                \
+        default: name##_b(4, n, vx, rs, vy, by, out, ldo); break;                                               \
+        }                                                                                                       \
+    }
+LO_MV4_DISPATCH(mv4_q4_K)
 
 /* ---- Q6_K matvec (one token), 4 weight rows per pass ------------------------------------
  * The activation vectors of a super-block are loaded once for the 4 rows. Per 128-element
@@ -974,9 +1027,8 @@ static void mv4_q4_K(int64_t n, const void *vx, size_t rs, const void *vy, float
  * offset is 32·Σ_g sc_g·bsums_g, subtracted from the integer sum per super-block. No
  * software prefetch: 4 streams are followed well by the hardware (with mv4_q4_K's
  * one-group-ahead prefetch it measured 7.3-9.0 GB/s, without 9.0-10.7, one thread). */
-static void mv4_q6_K(int64_t n, const void *vx, size_t rs, const void *vy, float *out) {
-    const uint8_t *x = vx;
-    const block_q8_K *y = vy;
+static inline __attribute__((always_inline)) void mv4_q6_K_b(const int NT, int64_t n, const uint8_t *x, size_t rs,
+                                                              const uint8_t *vy, size_t by, float *out, size_t ldo) {
     const int64_t nb = n / QK_K;
     const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30), zero = _mm512_setzero_si512();
     /* qh shifts: bits (0,1)→(4,5) in bytes 0..31, (2,3)→(4,5) in 32..63; high nibbles take bits (4,5), (6,7) */
@@ -989,37 +1041,47 @@ static void mv4_q6_K(int64_t n, const void *vx, size_t rs, const void *vy, float
         for (int i = 0; i < 32; i++) v[i] = (short)(8 * c + (i / 8) + ((i % 8) >= 4 ? 4 : 0));
         isc[c] = _mm512_loadu_si512((const void *)v);
     }
-    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    __m512 acc[4][4];
+    for (int r = 0; r < 4; r++)
+        for (int t = 0; t < NT; t++) acc[r][t] = _mm512_setzero_ps();
     for (int64_t i = 0; i < nb; i++) {
         const uint8_t *xb = x + (size_t)i * sizeof(block_q6_K);
-        const int8_t *q8 = y[i].qs;
-        const __m512i Y[4] = {_mm512_loadu_si512((const void *)q8), _mm512_loadu_si512((const void *)(q8 + 64)),
-                              _mm512_loadu_si512((const void *)(q8 + 128)), _mm512_loadu_si512((const void *)(q8 + 192))};
-        const __m256i bs = _mm256_loadu_si256((const __m256i *)y[i].bsums);
 #pragma GCC unroll 4
         for (int r = 0; r < 4; r++) {
             const block_q6_K *b = (const block_q6_K *)(const void *)(xb + (size_t)r * rs);
             const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b->scales));
             const __m512i sc = _mm512_castsi256_si512(sc16);
-            /* -32·Σ sc_g·bsums_g in the low 8 lanes */
-            const __m256i corr = _mm256_madd_epi16(sc16, bs);
-            __m512i sumi = _mm512_zextsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(corr, 5)));
-#pragma GCC unroll 2
+            /* the row's 6-bit quants of both halves and their scale vectors, for every token */
+            __m512i qa[2], qb[2], ps[2];
             for (int c = 0; c < 2; c++) {
                 const __m512i L = _mm512_loadu_si512((const void *)(b->ql + 64 * c));
                 const __m512i H = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b->qh + 32 * c)));
-                const __m512i qa = _mm512_or_si512(_mm512_and_si512(L, m4), _mm512_and_si512(_mm512_sllv_epi16(H, shl), m30));
-                const __m512i qb = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(L, 4), m4),
-                                                   _mm512_and_si512(_mm512_srlv_epi16(H, shr), m30));
-                const __m512i sa = _mm512_dpbusd_epi32(zero, qa, Y[2 * c]);
-                const __m512i sb = _mm512_dpbusd_epi32(zero, qb, Y[2 * c + 1]);
-                sumi = _mm512_dpwssd_epi32(sumi, _mm512_packs_epi32(sa, sb), _mm512_permutexvar_epi16(isc[c], sc));
+                qa[c] = _mm512_or_si512(_mm512_and_si512(L, m4), _mm512_and_si512(_mm512_sllv_epi16(H, shl), m30));
+                qb[c] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(L, 4), m4),
+                                        _mm512_and_si512(_mm512_srlv_epi16(H, shr), m30));
+                ps[c] = _mm512_permutexvar_epi16(isc[c], sc);
             }
-            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sumi), _mm512_set1_ps(y[i].d * h2f(b->d)), acc[r]);
+            const float dx = h2f(b->d);
+            for (int t = 0; t < NT; t++) {
+                const block_q8_K *y = (const block_q8_K *)(const void *)(vy + (size_t)t * by) + i;
+                /* -32·Σ sc_g·bsums_g in the low 8 lanes */
+                const __m256i corr = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)y->bsums));
+                __m512i sumi = _mm512_zextsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(corr, 5)));
+#pragma GCC unroll 2
+                for (int c = 0; c < 2; c++) {
+                    const __m512i sa = _mm512_dpbusd_epi32(zero, qa[c], _mm512_loadu_si512((const void *)(y->qs + 128 * c)));
+                    const __m512i sb = _mm512_dpbusd_epi32(zero, qb[c], _mm512_loadu_si512((const void *)(y->qs + 128 * c + 64)));
+                    sumi = _mm512_dpwssd_epi32(sumi, _mm512_packs_epi32(sa, sb), ps[c]);
+                }
+                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sumi), _mm512_set1_ps(y->d * dx), acc[r][t]);
+            }
         }
     }
-    for (int r = 0; r < 4; r++) out[r] = _mm512_reduce_add_ps(acc[r]);
+    for (int t = 0; t < NT; t++)
+        for (int r = 0; r < 4; r++) out[(size_t)t * ldo + r] = _mm512_reduce_add_ps(acc[r][t]);
 }
+
+LO_MV4_DISPATCH(mv4_q6_K)
 
 /* Q4_K / Q5_K (q5 = 1 adds the fifth bits): scales, mins and nibbles decoded once per
  * super-block, then for each token maddubs + vpdpwssd against the scale vectors. */
@@ -1347,18 +1409,20 @@ lo_mv_fn lo_mv_avx512_get(uint32_t type) {
     return type == LO_DTYPE_Q4_0 ? mv_q4_0 : NULL;
 }
 
-typedef void (*lo_mv16_fn)(int64_t n, const void *x, size_t rs, const void *y, const float *aux, float *out);
+typedef void (*lo_mv16_fn)(int64_t n, const void *x, size_t rs, const void *y, size_t by, const float *aux,
+                           size_t aux_stride, int nt, float *out, size_t ldo);
 lo_mv16_fn lo_mv16_avx512_get(uint32_t type);
 
 /* The one-token kernel for 16 weight rows (rs bytes apart) on Q8_0 activations plus
- * their aux (d_y, corr), or NULL. */
+ * their aux (d_y, corr), for up to 8 tokens at once, or NULL. */
 lo_mv16_fn lo_mv16_avx512_get(uint32_t type) {
     const lo_cpu_features *f = lo_cpu_get_features();
     if (!(f->avx512f && f->avx512bw && f->avx512vl && f->avx512vnni && f->f16c)) return NULL;
     return type == LO_DTYPE_Q4_0 ? mv16_q4_0 : NULL;
 }
 
-typedef void (*lo_mv4_fn)(int64_t n, const void *x, size_t rs, const void *y, float *out);
+typedef void (*lo_mv4_fn)(int64_t n, const void *x, size_t rs, const void *y, size_t by, int nt, float *out,
+                          size_t ldo);
 lo_mv4_fn lo_mv4_avx512_get(uint32_t type);
 
 /* The one-token kernel for 4 weight rows (rs bytes apart) × one activation row, or NULL. */
@@ -1373,13 +1437,15 @@ lo_mv4_fn lo_mv4_avx512_get(uint32_t type) {
 }
 
 #else /* not x86-64 GCC/Clang */
-typedef void (*lo_mv16_fn)(int64_t n, const void *x, size_t rs, const void *y, const float *aux, float *out);
+typedef void (*lo_mv16_fn)(int64_t n, const void *x, size_t rs, const void *y, size_t by, const float *aux,
+                           size_t aux_stride, int nt, float *out, size_t ldo);
 lo_mv16_fn lo_mv16_avx512_get(uint32_t type);
 lo_mv16_fn lo_mv16_avx512_get(uint32_t type) {
     (void)type;
     return NULL;
 }
-typedef void (*lo_mv4_fn)(int64_t n, const void *x, size_t rs, const void *y, float *out);
+typedef void (*lo_mv4_fn)(int64_t n, const void *x, size_t rs, const void *y, size_t by, int nt, float *out,
+                          size_t ldo);
 lo_mv4_fn lo_mv4_avx512_get(uint32_t type);
 lo_mv4_fn lo_mv4_avx512_get(uint32_t type) {
     (void)type;

@@ -47,14 +47,21 @@ static void res_free(res *r) {
     free(r->body);
 }
 
-/* The value at a dotted path "a.b.0.c" (array indexes as numbers), or NULL. */
+/* The value at a dotted path "a.b.0.c" (array indexes as numbers), or NULL. Re-entrant
+ * (no strtok: its hidden state raced when several client threads parsed at once and lost
+ * streamed pieces, e.g. ' big box' read as ' bigox'). */
 static json_t *jget(json_t *v, const char *path) {
     char buf[128];
     snprintf(buf, sizeof buf, "%s", path);
     json_t *cur = v;
-    for (char *tok = strtok(buf, "."); tok && cur; tok = strtok(NULL, ".")) {
-        if (json_is_array(cur)) cur = json_array_get(cur, (size_t)atoi(tok));
-        else cur = json_object_get(cur, tok);
+    for (char *tok = buf; tok && cur;) {
+        char *dot = strchr(tok, '.');
+        if (dot) *dot = '\0';
+        if (*tok) {
+            if (json_is_array(cur)) cur = json_array_get(cur, (size_t)atoi(tok));
+            else cur = json_object_get(cur, tok);
+        }
+        tok = dot ? dot + 1 : NULL;
     }
     return cur;
 }
