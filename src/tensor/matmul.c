@@ -4,10 +4,11 @@
  * then output rows are split across the pool's threads; several tokens share each
  * decoded weight row where a tile kernel exists, and Q4_0/Q8_0/Q4_K/Q6_K go through
  * 16-row × 8-token panels (one token: Q4_0 16 rows per pass, leftover rows through a kernel
- * on re-arranged activations; Q4_K and Q6_K 4 rows per pass). lo_matmul_split runs some
- * tokens through the one-token kernels and the rest through the multi-token path, so each
- * token's result depends only on its own role, never on the other tokens (batch
- * invariance, docs/tensor.md). */
+ * on re-arranged activations; Q8_0/Q4_1/Q5_0/Q5_1 16 rows per pass with the one-token
+ * tile's arithmetic, leftover rows through the tile; Q4_K and Q6_K 4 rows per pass).
+ * lo_matmul_split runs some tokens through the one-token kernels and the rest through the
+ * multi-token path, so each token's result depends only on its own role, never on the
+ * other tokens (batch invariance, docs/tensor.md). */
 #include "tensor/tensor_internal.h"
 
 #include <pthread.h>
@@ -43,9 +44,10 @@ lo_mv_fn lo_mv_avx512_get(uint32_t type);
 typedef void (*lo_mv4_fn)(int64_t n, const void *x, size_t rs, const void *y, size_t by, int nt, float *out,
                           size_t ldo);
 lo_mv4_fn lo_mv4_avx512_get(uint32_t type);
-/* Sixteen weight rows (rs bytes apart) · nt ≤ 8 Q8_0 activation rows (by bytes apart)
- * with their aux d_y[nb], corr[nb] (aux_stride floats apart) → out[t·ldo + 0..15], each
- * token's arithmetic that of nt = 1 (vecdot_avx512.c). */
+/* Sixteen weight rows (rs bytes apart) · nt ≤ 8 Q8_0 / Q8_1 activation rows (by bytes
+ * apart) with their aux (aux_stride floats apart; Q4_0: d_y[nb], corr[nb]; Q8_0, Q4_1,
+ * Q5_0, Q5_1: d_y[nb], s_y[nb], 8 corr per block) → out[t·ldo + 0..15], each token's
+ * arithmetic that of nt = 1 (vecdot_avx512.c). */
 typedef void (*lo_mv16_fn)(int64_t n, const void *x, size_t rs, const void *y, size_t by, const float *aux,
                            size_t aux_stride, int nt, float *out, size_t ldo);
 lo_mv16_fn lo_mv16_avx512_get(uint32_t type);
@@ -171,12 +173,14 @@ static size_t scratch_row_bytes(const lo_matrix *w) {
 }
 
 /* Floats per token of pre-converted activation block scales (d[nb], s[nb]) that the
- * Q8_0/Q8_1 tile kernels read, plus for Q4_0 room for the one-token kernel's arranged
- * copy of the activation bytes (32 per block); 0 for other activation types. */
+ * Q8_0/Q8_1 tile kernels read, plus room for the one-token kernels' extras: for Q4_0 the
+ * arranged copy of the activation bytes (32 per block), for Q8_0 / Q5_0 the 16-row
+ * kernel's offset corrections (8 int32 per block); 0 for other activation types. */
 static size_t aux_floats(const lo_matrix *w) {
     uint32_t vt = lo_vec_dot_type(w->type);
     if (vt != LO_DTYPE_Q8_0 && vt != LO_DTYPE_Q8_1) return 0;
-    return (w->type == LO_DTYPE_Q4_0 ? 10 : 2) * (size_t)(w->ne0 / 32);
+    const bool extra = w->type == LO_DTYPE_Q4_0 || w->type == LO_DTYPE_Q8_0 || w->type == LO_DTYPE_Q5_0;
+    return (extra ? 10 : 2) * (size_t)(w->ne0 / 32);
 }
 
 /* The Q8_0 activation bytes of block pairs (2p, 2p+1) as [2p: 0..15, 2p+1: 0..15,
@@ -225,7 +229,7 @@ typedef struct mm_ctx {
     size_t p16_cache;    /* its scale-cache bytes per weight block */
     lo_mv_fn mv;         /* one-token kernel on arranged activations, or NULL */
     lo_mv4_fn mv4;       /* one-token kernel for 4 rows at a time, or NULL */
-    lo_mv16_fn mv16;     /* one-token kernel for 16 rows at a time (with mv for the rest), or NULL */
+    lo_mv16_fn mv16;     /* one-token kernel for 16 rows at a time (the rest through mv or mm), or NULL */
 } mm_ctx;
 
 void lo_round_f16_avx512(const float *x, float *y, int64_t n);
@@ -251,6 +255,17 @@ static void quant_token(mm_ctx *c, int64_t t) {
             memcpy(a + nb + i, &sum, sizeof sum); /* int32 bits, read as such by the panels */
         }
         if (c->mv) arrange_q4_0(b, (int8_t *)(void *)(a + 2 * nb), nb);
+        if (c->mv16 && (c->w->type == LO_DTYPE_Q8_0 || c->w->type == LO_DTYPE_Q5_0)) {
+            /* mv16_q8_0 / mv16_q5_0: -off · Σ of each 4 activation bytes (they multiply
+             * unsigned quants: Q8_0 q + 128, Q5_0 the stored 0..31 of q - 16) */
+            const int32_t off = c->w->type == LO_DTYPE_Q8_0 ? 128 : 16;
+            int32_t *corr = (int32_t *)(void *)(a + 2 * nb);
+            for (int64_t i = 0; i < nb; i++)
+                for (int d = 0; d < 8; d++) {
+                    const int8_t *q = b[i].qs + 4 * d;
+                    corr[8 * i + d] = -off * (q[0] + q[1] + q[2] + q[3]);
+                }
+        }
     } else {
         const block_q8_1 *b = (const block_q8_1 *)row;
         for (int64_t i = 0; i < nb; i++) a[i] = lo_f16_to_f32(b[i].d), a[nb + i] = lo_f16_to_f32(b[i].s);
@@ -392,6 +407,10 @@ static void setup_path(mm_ctx *c, const lo_matrix *w, bool batch) {
             c->p16_off = 8; /* the offset corrections for mv_q4_0 / mv16_q4_0 */
             /* 16 rows per pass (16·row_bytes within int32: the scale gather's offsets) */
             if (g_mv16[w->type] && w->ne1 >= 16 && w->row_bytes <= (size_t)INT32_MAX / 16) c->mv16 = g_mv16[w->type];
+        } else if (!batch && g_mv16[w->type] && w->ne1 >= 16 && w->row_bytes <= (size_t)INT32_MAX / 16) {
+            /* Q8_0 / Q4_1 / Q5_0 / Q5_1: 16 rows per pass with the one-token tile's
+             * arithmetic (the leftover rows through the tile) */
+            c->mv16 = g_mv16[w->type];
         }
     }
     if (!batch && !c->mm && w->type < LO_DTYPE_COUNT && avx512) c->mv4 = g_mv4[w->type];

@@ -1,5 +1,6 @@
 /* tensor: AVX-512 (F, BW, VL, VNNI) kernels — dot products, matmul tiles (one weight row
- * × up to 8 tokens; 16-row panels with rows in lanes), the one-token Q4_0 (1 and 16 rows), 4-row Q4_K and Q6_K kernels and
+ * × up to 8 tokens; 16-row panels with rows in lanes), the one-token Q4_0 (1 and 16 rows), 16-row
+ * Q8_0/Q4_1/Q5_0/Q5_1 (the tile's one-token arithmetic), 4-row Q4_K and Q6_K kernels and
  * activation quantisers — compiled with a target pragma so the
  * library also builds without -march=native and picks them at run time from CPUID.
  * Integer block sums are exact; results differ from vecdot_ref.c only in float
@@ -904,6 +905,151 @@ static void mv16_q4_0(int64_t n, const void *vx, size_t rs, const void *vy, size
     }
 }
 
+/* ---- Q8_0 / Q4_1 / Q5_0 / Q5_1 matvec (one token), 16 weight rows per pass -------------
+ * The same arithmetic as the one-row tile (LO_LEGACY512_MM) with one token, rows in lanes
+ * instead of elements in lanes. That tile sums each dword (4 quants) of a block pair in its
+ * own lane (vpdpbusd, exact int32), converts it to f32 and accumulates it × d_x·d_y into
+ * lane L + 8·(b odd) for dword L of block b, blocks in order (Q4_1/Q5_1: m_x·s_y of block
+ * b into lane b % 8 of an 8-lane vector); then _mm512_reduce_add_ps (+ 0.0f, or + the
+ * 8-lane hsum256 of the mins) and the < 8 trailing blocks through the dot product. Here a
+ * block of 16 rows is transposed (tr16x4, the panels' lane order) into 8 dword vectors of
+ * unsigned quants (Q8_0: q + 128; Q5: the fifth bits through a 16-entry vpermd table);
+ * per token, dword L's activation bytes are broadcast and one vpdpbusd started from the
+ * token's corr = -off·Σ of those 4 bytes (Q8_0 off = 128, Q5_0 16: aux + 2·nb, 8 int32 per
+ * block; Q4_1/Q5_1 none) gives the same int32 for 16 rows; cvt and the fma with
+ * d_x·d_y go to accumulator vector L + 8·(b odd) of the token (the mins to vector b % 8 of
+ * another 8). The vectors are then added in the pairings of gcc's _mm512_reduce_add_ps
+ * (lane i + lane i+8, then +4, +2, +1) and of hsum256 (f32 addition is commutative), so
+ * every (row, token) result is bit-identical to the tile with one token, while the
+ * transpose, scale gathers and prefetch are done once per block for up to 8 tokens. The
+ * accumulators live in a stack array. aux per token: d_y[nb] (f32), then Q8_1 s_y[nb]
+ * (f32; Q8_0: unused), then corr. 16·rs < 2^31. */
+enum { MV16_Q8_0, MV16_Q4_1, MV16_Q5_0, MV16_Q5_1 };
+
+static inline __attribute__((always_inline)) void mv16_leg_b(const int KIND, const int NT, int64_t n, const uint8_t *x,
+                                                              size_t rs, const uint8_t *vy, size_t by, const float *aux,
+                                                              size_t aux_stride, float *out, size_t ldo) {
+    const size_t bs = KIND == MV16_Q8_0 ? sizeof(block_q8_0)
+                      : KIND == MV16_Q4_1 ? sizeof(block_q4_1)
+                      : KIND == MV16_Q5_0 ? sizeof(block_q5_0)
+                                          : sizeof(block_q5_1);
+    const size_t qs_off = KIND == MV16_Q8_0 ? offsetof(block_q8_0, qs)
+                          : KIND == MV16_Q4_1 ? offsetof(block_q4_1, qs)
+                          : KIND == MV16_Q5_0 ? offsetof(block_q5_0, qs)
+                                              : offsetof(block_q5_1, qs);
+    const size_t qh_off = KIND == MV16_Q5_0 ? offsetof(block_q5_0, qh) : offsetof(block_q5_1, qh);
+    const int has_min = KIND == MV16_Q4_1 || KIND == MV16_Q5_1, has_corr = KIND == MV16_Q8_0 || KIND == MV16_Q5_0;
+    const int q5 = KIND == MV16_Q5_0 || KIND == MV16_Q5_1;
+    const size_t ybs = has_min ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    const uint8_t *yq = vy + (has_min ? offsetof(block_q8_1, qs) : offsetof(block_q8_0, qs));
+    const int64_t nb = n / 32, nb8 = nb & ~(int64_t)7;
+    const __m512i sgn = _mm512_set1_epi8((char)0x80), m4 = _mm512_set1_epi8(0x0F), zero = _mm512_setzero_si512();
+    /* entry v: byte i = 16 where bit i of v is set (the fifth bits of 4 quants) */
+    const __m512i t5 = _mm512_setr_epi32(0, 0x10, 0x1000, 0x1010, 0x100000, 0x100010, 0x101000, 0x101010, 0x10000000,
+                                         0x10000010, 0x10001000, 0x10001010, 0x10100000, 0x10100010, 0x10101000, 0x10101010);
+    const __m512i goff = _mm512_mullo_epi32(p16_perm(), _mm512_set1_epi32((int)rs));
+    const size_t step = nb8 ? (16 * rs + (size_t)nb8 - 1) / (size_t)nb8 : 0; /* panel bytes per block */
+    const size_t pf_step = 16 * rs <= MV16_PF_MAX_PANEL ? step : 0;
+    const char *pf = (const char *)x + 16 * rs;
+    _Alignas(64) __m512 acc[8][16];
+    _Alignas(64) __m512 accm[8][8];
+    for (int t = 0; t < NT; t++) {
+        for (int l = 0; l < 16; l++) acc[t][l] = _mm512_setzero_ps();
+        if (has_min)
+            for (int l = 0; l < 8; l++) accm[t][l] = _mm512_setzero_ps();
+    }
+    for (int64_t b = 0; b < nb8; b++, pf += step) {
+        const uint8_t *xb = x + (size_t)b * bs;
+        for (size_t l = 0; l < pf_step; l += 64) _mm_prefetch(pf + l, _MM_HINT_T0); /* never faults */
+        __m512i U[8];
+        if (KIND == MV16_Q8_0) {
+            tr16x4(xb + qs_off, rs, U);
+            tr16x4(xb + qs_off + 16, rs, U + 4);
+            for (int d = 0; d < 8; d++) U[d] = _mm512_xor_si512(U[d], sgn);
+        } else {
+            __m512i G[4];
+            tr16x4(xb + qs_off, rs, G);
+            for (int d = 0; d < 4; d++)
+                U[d] = _mm512_and_si512(G[d], m4), U[d + 4] = _mm512_and_si512(_mm512_srli_epi16(G[d], 4), m4);
+            if (q5) {
+                const __m512i qh = _mm512_i32gather_epi32(goff, xb + qh_off, 1);
+                for (int d = 0; d < 8; d++) U[d] = _mm512_or_si512(U[d], _mm512_permutexvar_epi32(_mm512_srli_epi32(qh, 4 * d), t5));
+            }
+        }
+        /* d (and m) of the 16 rows: the dword gathered at each row's block start */
+        const __m512i dm = _mm512_i32gather_epi32(goff, xb, 1);
+        const __m512 dx = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dm));
+        const __m512 mx = has_min ? _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dm, 16))) : dx;
+        for (int t = 0; t < NT; t++) {
+            const float *a = aux + (size_t)t * aux_stride;
+            const int32_t *corr = (const int32_t *)(const void *)(a + 2 * nb) + 8 * b;
+            const uint8_t *y = yq + (size_t)t * by + (size_t)b * ybs;
+            const __m512 sc = _mm512_mul_ps(dx, _mm512_set1_ps(a[b]));
+            __m512 *A = acc[t] + 8 * (b & 1);
+#pragma GCC unroll 8
+            for (int d = 0; d < 8; d++) {
+                const __m512i s = _mm512_dpbusd_epi32(has_corr ? _mm512_set1_epi32(corr[d]) : zero, U[d], bcast32(y + 4 * d));
+                A[d] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), sc, A[d]);
+            }
+            if (has_min) accm[t][b & 7] = _mm512_fmadd_ps(mx, _mm512_set1_ps(a[nb + b]), accm[t][b & 7]);
+        }
+    }
+    const __m512i perm = p16_perm();
+    for (int t = 0; t < NT; t++) {
+        const __m512 *A = acc[t];
+        __m512 u[8];
+        for (int i = 0; i < 8; i++) u[i] = _mm512_add_ps(A[i + 8], A[i]);
+        for (int i = 0; i < 4; i++) u[i] = _mm512_add_ps(u[i + 4], u[i]);
+        __m512 r = _mm512_add_ps(_mm512_add_ps(u[0], u[2]), _mm512_add_ps(u[1], u[3]));
+        if (has_min) {
+            const __m512 *M = accm[t];
+            __m512 v[4];
+            for (int i = 0; i < 4; i++) v[i] = _mm512_add_ps(M[i], M[i + 4]);
+            r = _mm512_add_ps(r, _mm512_add_ps(_mm512_add_ps(v[0], v[2]), _mm512_add_ps(v[1], v[3])));
+        } else {
+            r = _mm512_add_ps(r, _mm512_setzero_ps());
+        }
+        r = _mm512_permutexvar_ps(perm, r);
+        if (nb8 < nb) {
+            _Alignas(64) float tail[16];
+            const uint8_t *yt = vy + (size_t)t * by + (size_t)nb8 * ybs;
+            for (int p = 0; p < 16; p++) {
+                const uint8_t *xt = x + (size_t)p * rs + (size_t)nb8 * bs;
+                const int64_t nt = n - 32 * nb8;
+                tail[p] = KIND == MV16_Q8_0 ? dot_q8_0(nt, xt, yt)
+                          : KIND == MV16_Q4_1 ? dot_q4_1(nt, xt, yt)
+                          : KIND == MV16_Q5_0 ? dot_q5_0(nt, xt, yt)
+                                              : dot_q5_1(nt, xt, yt);
+            }
+            r = _mm512_add_ps(r, _mm512_load_ps(tail));
+        } else {
+            r = _mm512_add_ps(r, _mm512_setzero_ps());
+        }
+        _mm512_storeu_ps(out + (size_t)t * ldo, r);
+    }
+}
+
+#define LO_MV16_LEG(name, KIND)                                                                                   \
+    static void name(int64_t n, const void *vx, size_t rs, const void *vy, size_t by, const float *aux,            \
+                     size_t aux_stride, int nt, float *out, size_t ldo) {                                         \
+        const uint8_t *x = vx, *y = vy;                                                                           \
+        LO_ASSERT(nt >= 1 && nt <= 8);                                                                            \
+        switch (nt) {                                                                                             \
+        case 1: mv16_leg_b(KIND, 1, n, x, rs, y, by, aux, aux_stride, out, ldo); break;                           \
+        case 2: mv16_leg_b(KIND, 2, n, x, rs, y, by, aux, aux_stride, out, ldo); break;                           \
+        case 3: mv16_leg_b(KIND, 3, n, x, rs, y, by, aux, aux_stride, out, ldo); break;                           \
+        case 4: mv16_leg_b(KIND, 4, n, x, rs, y, by, aux, aux_stride, out, ldo); break;                           \
+        case 5: mv16_leg_b(KIND, 5, n, x, rs, y, by, aux, aux_stride, out, ldo); break;                           \
+        case 6: mv16_leg_b(KIND, 6, n, x, rs, y, by, aux, aux_stride, out, ldo); break;                           \
+        case 7: mv16_leg_b(KIND, 7, n, x, rs, y, by, aux, aux_stride, out, ldo); break;                           \
+        default: mv16_leg_b(KIND, 8, n, x, rs, y, by, aux, aux_stride, out, ldo); break;                          \
+        }                                                                                                         \
+    }
+LO_MV16_LEG(mv16_q8_0, MV16_Q8_0)
+LO_MV16_LEG(mv16_q4_1, MV16_Q4_1)
+LO_MV16_LEG(mv16_q5_0, MV16_Q5_0)
+LO_MV16_LEG(mv16_q5_1, MV16_Q5_1)
+
 /* ---- Q4_K matvec (one token), 4 weight rows per pass ------------------------------------
  * The activation vectors of a super-block are loaded once for the 4 rows. A 64-byte run
  * of nibbles holds sub-blocks (2c, 2c+1) of chunk c twice over: its low nibbles are
@@ -1413,12 +1559,19 @@ typedef void (*lo_mv16_fn)(int64_t n, const void *x, size_t rs, const void *y, s
                            size_t aux_stride, int nt, float *out, size_t ldo);
 lo_mv16_fn lo_mv16_avx512_get(uint32_t type);
 
-/* The one-token kernel for 16 weight rows (rs bytes apart) on Q8_0 activations plus
- * their aux (d_y, corr), for up to 8 tokens at once, or NULL. */
+/* The one-token kernel for 16 weight rows (rs bytes apart) on Q8_0 / Q8_1 activations
+ * plus their aux (d_y, then corr or s_y and corr), for up to 8 tokens at once, or NULL. */
 lo_mv16_fn lo_mv16_avx512_get(uint32_t type) {
     const lo_cpu_features *f = lo_cpu_get_features();
     if (!(f->avx512f && f->avx512bw && f->avx512vl && f->avx512vnni && f->f16c)) return NULL;
-    return type == LO_DTYPE_Q4_0 ? mv16_q4_0 : NULL;
+    switch (type) {
+    case LO_DTYPE_Q4_0: return mv16_q4_0;
+    case LO_DTYPE_Q8_0: return mv16_q8_0;
+    case LO_DTYPE_Q4_1: return mv16_q4_1;
+    case LO_DTYPE_Q5_0: return mv16_q5_0;
+    case LO_DTYPE_Q5_1: return mv16_q5_1;
+    default: return NULL;
+    }
 }
 
 typedef void (*lo_mv4_fn)(int64_t n, const void *x, size_t rs, const void *y, size_t by, int nt, float *out,
