@@ -1,5 +1,6 @@
 /* `llmops train`: trains a llama model from scratch on a plain-text file with a tokenizer
- * taken from a GGUF (lo_train_run) and writes a llama GGUF; a one-line progress bar and
+ * taken from a GGUF, or fine-tunes a llama GGUF base (--base, full fine-tuning)
+ * (lo_train_run), and writes a llama GGUF; a one-line progress bar and
  * validation loss/perplexity on stderr; checkpoints every N steps and at SIGINT, --resume.
  * Methods not built yet are refused by name. */
 #include <math.h>
@@ -46,11 +47,11 @@ enum {
     O_CHECKPOINT,
     O_CHECKPOINT_EVERY,
     O_RESUME,
-    /* not available yet: refused with a message */
     O_BASE,
     O_LORA_RANK,
     O_LORA_ALPHA,
     O_LORA_TARGETS,
+    O_LORA_DROPOUT,
     O_ADAPTER_OUT,
     O_COUNT
 };
@@ -149,6 +150,7 @@ int lo_cmd_train(int argc, char **argv) {
         [O_LORA_RANK] = {"--lora-rank", true},
         [O_LORA_ALPHA] = {"--lora-alpha", true},
         [O_LORA_TARGETS] = {"--lora-targets", true},
+        [O_LORA_DROPOUT] = {"--lora-dropout", true},
         [O_ADAPTER_OUT] = {"--adapter-out", true},
         [O_RESUME] = {"--resume", true},
         [O_CHECKPOINT_EVERY] = {"--checkpoint-every", true},
@@ -159,29 +161,60 @@ int lo_cmd_train(int argc, char **argv) {
     int rc = lo_cli_parse(cmd, argc, argv, 1, o, O_COUNT, pos, 0, &n_pos);
     if (rc) return rc;
     /* What is not built yet is refused, never ignored. */
-    if (o[O_BASE].set)
-        return lo_cli_usage_error(cmd, "--base (fine-tuning a GGUF model) is not available yet: train from scratch "
-                                       "with --tokenizer --dim --layers --heads");
-    if (o[O_METHOD].set && strcmp(o[O_METHOD].value, "full") != 0)
-        return lo_cli_usage_error(cmd, "--method %s is not available yet: only full training from scratch is built",
+    const bool lora = o[O_METHOD].set && !strcmp(o[O_METHOD].value, "lora");
+    if (o[O_METHOD].set && !lora && strcmp(o[O_METHOD].value, "full") != 0)
+        return lo_cli_usage_error(cmd,
+                                  !strcmp(o[O_METHOD].value, "qlora")
+                                      ? "--method %s is not available yet: full and lora are built"
+                                      : "--method must be full or lora, not '%s'",
                                   o[O_METHOD].value);
-    for (int k = O_LORA_RANK; k <= O_ADAPTER_OUT; k++)
-        if (o[k].set) return lo_cli_usage_error(cmd, "%s is not available yet (LoRA is not built)", o[k].name);
+    if (!lora)
+        for (int k = O_LORA_RANK; k <= O_ADAPTER_OUT; k++)
+            if (o[k].set) return lo_cli_usage_error(cmd, "%s needs --method lora", o[k].name);
+    if (lora && !o[O_BASE].set) return lo_cli_usage_error(cmd, "--method lora needs --base BASE.gguf");
+    double dropout = 0;
+    if (!get_num(&o[O_LORA_DROPOUT], 0, 0.999, &dropout))
+        return lo_cli_usage_error(cmd, "--lora-dropout needs a number in [0, 1)");
+    if (dropout > 0)
+        return lo_cli_usage_error(cmd, "--lora-dropout above 0 is not available yet (adapters train without dropout)");
+    long long lora_rank = 8;
+    double lora_alpha = 16;
+    uint32_t lora_targets = LO_LORA_Q | LO_LORA_V;
+    if (!get_int(&o[O_LORA_RANK], 1, 65536, &lora_rank)) return lo_cli_usage_error(cmd, "--lora-rank needs 1..65536");
+    if (!get_num(&o[O_LORA_ALPHA], 1e-6, 1e5, &lora_alpha))
+        return lo_cli_usage_error(cmd, "--lora-alpha needs a number in (0, 1e5]");
+    if (o[O_LORA_TARGETS].set && !lo_lora_targets_parse(o[O_LORA_TARGETS].value, &lora_targets))
+        return lo_cli_usage_error(cmd,
+                                  "--lora-targets takes names from q,k,v,o,gate,up,down (comma-separated, "
+                                  "each once), not '%s'",
+                                  o[O_LORA_TARGETS].value);
+    const lo_lora_config lora_cfg = {.rank = (int32_t)lora_rank, .alpha = (float)lora_alpha, .targets = lora_targets};
     const char *mpi = getenv("OMPI_COMM_WORLD_SIZE");
     if (mpi && atoi(mpi) > 1)
         return lo_cli_usage_error(cmd, "data-parallel training under mpirun is not available yet: run one process");
     if (o[O_ARCH].set && strcmp(o[O_ARCH].value, "llama") != 0)
         return lo_cli_usage_error(cmd, "--arch %s is not supported (only llama)", o[O_ARCH].value);
-    if (!o[O_DATA].set || !o[O_OUT].set || !o[O_TOKENIZER].set)
-        return lo_cli_usage_error(cmd, "--data FILE, --out OUT.gguf and --tokenizer TOK.gguf are required");
-    if (!o[O_DIM].set || !o[O_LAYERS].set || !o[O_HEADS].set)
+    const bool base = o[O_BASE].set;
+    if (!o[O_DATA].set || !o[O_OUT].set || (!base && !o[O_TOKENIZER].set))
+        return lo_cli_usage_error(cmd, "--data FILE, --out OUT.gguf and --tokenizer TOK.gguf (or --base BASE.gguf) "
+                                       "are required");
+    if (base) {
+        for (int k = O_TOKENIZER; k <= O_TIED; k++)
+            if (o[k].set && k != O_ARCH)
+                return lo_cli_usage_error(cmd,
+                                          "%s cannot be combined with --base: the base gives the tokenizer "
+                                          "and the model's shape",
+                                          o[k].name);
+    } else if (!o[O_DIM].set || !o[O_LAYERS].set || !o[O_HEADS].set) {
         return lo_cli_usage_error(cmd, "--dim, --layers and --heads are required for a model trained from scratch");
+    }
     if (o[O_STEPS].set == o[O_EPOCHS].set)
         return lo_cli_usage_error(cmd, "give exactly one of --steps N and --epochs N");
 
     lo_train_run_params p = {.data_path = o[O_DATA].value,
                              .val_path = o[O_VAL].set ? o[O_VAL].value : NULL,
-                             .tokenizer_path = o[O_TOKENIZER].value,
+                             .tokenizer_path = base ? NULL : o[O_TOKENIZER].value,
+                             .base_path = base ? o[O_BASE].value : NULL,
                              .out_path = o[O_OUT].value,
                              .name = o[O_NAME].set ? o[O_NAME].value : NULL,
                              .seed = 42,
@@ -236,17 +269,18 @@ int lo_cmd_train(int argc, char **argv) {
     }
     if (kv < 0) kv = heads;
     if (ff < 0) ff = (8 * dim / 3 + 31) / 32 * 32; /* llama's 8/3·dim, rounded up to 32 */
-    if (seq < 0) seq = ctx;
-    if (seq > ctx) return lo_cli_usage_error(cmd, "--seq %lld exceeds --ctx %lld", seq, ctx);
+    if (seq < 0) seq = base ? 0 : ctx;             /* 0: the run takes the base's context, at most 256 */
+    if (!base && seq > ctx) return lo_cli_usage_error(cmd, "--seq %lld exceeds --ctx %lld", seq, ctx);
     if (min_lr < 0) min_lr = lr / 10;
     if (min_lr > lr) return lo_cli_usage_error(cmd, "--min-lr must not exceed --lr");
-    p.model = (lo_train_config){.n_embd = (int32_t)dim,
-                                .n_layer = (int32_t)layers,
-                                .n_head = (int32_t)heads,
-                                .n_head_kv = (int32_t)kv,
-                                .n_ff = (int32_t)ff,
-                                .n_ctx = (int32_t)ctx,
-                                .tied = o[O_TIED].set};
+    if (!base)
+        p.model = (lo_train_config){.n_embd = (int32_t)dim,
+                                    .n_layer = (int32_t)layers,
+                                    .n_head = (int32_t)heads,
+                                    .n_head_kv = (int32_t)kv,
+                                    .n_ff = (int32_t)ff,
+                                    .n_ctx = (int32_t)ctx,
+                                    .tied = o[O_TIED].set};
     p.train = (lo_train_params){.batch = (int32_t)batch,
                                 .seq = (int32_t)seq,
                                 .grad_accum = (int32_t)accum,
@@ -259,6 +293,8 @@ int lo_cmd_train(int argc, char **argv) {
                                 .grad_clip = (float)clip};
     p.train.warmup = (int32_t)warmup; /* -1: a tenth of the run, at most 100 steps */
     p.epochs = epochs;
+    p.lora = lora ? &lora_cfg : NULL;
+    p.adapter_path = o[O_ADAPTER_OUT].set ? o[O_ADAPTER_OUT].value : NULL;
     p.val_fraction = val_split / 100.0;
     p.seed = (uint64_t)seed;
     p.eval_every = eval_every;
@@ -291,6 +327,10 @@ int lo_cmd_train(int argc, char **argv) {
                 (long long)res.steps, p.checkpoint_path, p.checkpoint_path);
         return LO_EXIT_FAIL;
     }
+    if (lora)
+        printf("%s: LoRA rank %d alpha %g, %lld trainable params, merged into the output%s%s\n", p.out_path,
+               lora_cfg.rank, lora_cfg.alpha, (long long)res.n_trainable, p.adapter_path ? "; adapter " : "",
+               p.adapter_path ? p.adapter_path : "");
     printf("%s: llama %lld params, %lld steps, %lld training tokens, val loss %.4f -> %.4f (ppl %.3f), %.0f tokens/s, "
            "%.1f s\n",
            p.out_path, (long long)res.n_params, (long long)res.steps, (long long)res.train_tokens, res.first_val_loss,

@@ -103,12 +103,16 @@ static const lo_cli_command commands[] = {
      "  --experts-used K  experts per token (default 2)\n"
      "  --sliding-window W  write llama.attention.sliding_window = W\n",
      lo_cmd_gen_model},
-    {"train", "--data FILE [--val FILE | --val-split PCT] --out OUT.gguf --tokenizer TOK.gguf [--arch llama] --dim D --layers L --heads H [--kv-heads K] [--ff F] [--ctx N] [--tied] (--steps N | --epochs N) [--batch B] [--seq T] [--lr LR] [--min-lr LR] [--warmup N] [--schedule cosine|linear|constant] [--grad-clip C] [--grad-accum K] [--weight-decay W] [--seed S] [--threads N] [--eval-every N] [--eval-batches N] [--docs blank|line] [--checkpoint FILE] [--checkpoint-every N] [--resume FILE] [--name NAME] [--method full]",
-     "train a llama model from scratch on a text file and write it as a GGUF",
+    {"train", "--data FILE [--val FILE | --val-split PCT] --out OUT.gguf (--base BASE.gguf | --tokenizer TOK.gguf [--arch llama] --dim D --layers L --heads H [--kv-heads K] [--ff F] [--ctx N] [--tied]) (--steps N | --epochs N) [--batch B] [--seq T] [--lr LR] [--min-lr LR] [--warmup N] [--schedule cosine|linear|constant] [--grad-clip C] [--grad-accum K] [--weight-decay W] [--seed S] [--threads N] [--eval-every N] [--eval-batches N] [--docs blank|line] [--checkpoint FILE] [--checkpoint-every N] [--resume FILE] [--name NAME] [--method full|lora [--lora-rank R] [--lora-alpha A] [--lora-targets LIST] [--lora-dropout 0] [--adapter-out FILE]]",
+     "train a llama model from scratch, or fine-tune a llama GGUF, on a text file and write it as a GGUF",
      "  --data FILE    UTF-8 text; documents separated by blank lines (--docs line: one per line),\n"
      "                 packed into --seq windows with EOS after each document (BOS before, if the\n"
      "                 tokenizer adds one)\n"
      "  --val FILE     validation text (default: the last --val-split percent of the documents, 10)\n"
+     "  --base F       fine-tune this llama GGUF (F32, F16 or BF16 tensors; quantised bases are\n"
+     "                 refused): its shape, weights and tokenizer; the output keeps its metadata.\n"
+     "                 Not combined with --tokenizer or the shape options; --seq defaults to\n"
+     "                 its context, at most 256\n"
      "  --tokenizer F  a GGUF holding the tokenizer; its tokenizer.* keys go into the output\n"
      "  --dim --layers --heads --kv-heads --ff --ctx  the shape (kv-heads default heads, ff 8/3·dim\n"
      "                 rounded up to 32, ctx 256); --tied shares token_embd with the output head\n"
@@ -126,10 +130,14 @@ static const lo_cli_command commands[] = {
      "                 steps (0 = never) and at Ctrl-C, which then stops the run\n"
      "  --resume F     continue a checkpoint (same data and shape options): the losses that\n"
      "                 follow are those of the uninterrupted run\n"
-     "  --name NAME    general.name of the output (default llmops-trained)\n"
-     "  --method full  the only method built (full training from scratch)\n"
-     "  Not available yet (refused): --base, --method lora|qlora, --lora-*, --adapter-out,\n"
-     "  mpirun\n",
+     "  --name NAME    general.name of the output (default llmops-trained, or the base's)\n"
+     "  --method full  train all weights (from scratch or of --base; the default)\n"
+     "  --method lora  freeze --base and train low-rank adapters W + (alpha/rank)·B·A; --out gets\n"
+     "                 the merged weights. --lora-rank R (8), --lora-alpha A (16), --lora-targets\n"
+     "                 from q,k,v,o,gate,up,down (q,v); --lora-dropout only 0\n"
+     "  --adapter-out F  with --method lora, also write the adapter alone as a llama.cpp LoRA\n"
+     "                 GGUF (llama.cpp: -m BASE --lora F)\n"
+     "  Not available yet (refused): --method qlora, --lora-dropout > 0, mpirun\n",
      lo_cmd_train},
     {"bench", "-m FILE [-p 128] [-n 64] [-t 2] [-r 5] [--json]",
      "prompt processing (ppN) and generation (tgN) speed in tokens/s",
@@ -296,7 +304,7 @@ static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 static void print_overview(FILE *f) {
     fprintf(f, "llmops %s — a self-hosted LLMOps system\n\nusage: llmops COMMAND [ARGS]\n\ncommands:\n",
             LLMOPS_VERSION);
-    for (int i = 0; i < n_commands; i++) fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    for (int i = 0; i < n_commands; i++) fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nglobal options: --log-level debug|info|warn|error|off (default warn)\n"
                "`llmops help COMMAND` shows a command's options.\n");
 }

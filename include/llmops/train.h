@@ -1,4 +1,5 @@
-/* train (L3): training llama-architecture models in f32 — parameters and their
+/* train (L3): training llama-architecture models in f32 (from scratch, or fine-tuning a
+ * GGUF base: all weights or LoRA adapters) — parameters and their
  * gradients, the forward and hand-written backward pass over a batch of sequences,
  * cross-entropy with a per-token mask, AdamW with warmup + constant/linear/cosine
  * schedules, clipping by global norm, a packed plain-text data loader and GGUF output. */
@@ -36,7 +37,8 @@ const lo_train_config *lo_train_model_config(const lo_train_model *m);
 int64_t lo_train_model_n_params(const lo_train_model *m);
 
 /* One parameter tensor, with GGUF's name and dims (ne[0] fastest: a matrix is ne[1] rows
- * of ne[0]), its weights and its gradient (both n floats). */
+ * of ne[0]), its weights and its gradient (both n floats; g is NULL for a base frozen
+ * under LoRA). */
 typedef struct lo_train_tensor {
     const char *name;
     int n_dims;
@@ -47,8 +49,55 @@ typedef struct lo_train_tensor {
 int32_t lo_train_model_n_tensors(const lo_train_model *m);
 lo_train_tensor lo_train_model_tensor(const lo_train_model *m, int32_t i);
 
+/* A model whose config and weights come from a llama GGUF (a base to fine-tune): dim,
+ * layers, heads, kv heads, ff, context, rope freq base, norm eps, vocab and tied/untied
+ * from its keys and tensors; F32, F16 and BF16 tensors become f32. Quantised tensors, and
+ * what the forward does not implement (partial RoPE, RoPE scaling, experts, another
+ * architecture), are refused with LO_ERR_UNSUPPORTED. */
+lo_status lo_train_model_load_gguf(const char *path, lo_train_model **out);
+
+/* LoRA (lora.c): trainable low-rank adapters on chosen projections of every layer, the
+ * base frozen. For a projection y = x·Wᵀ (W [out][in]) the adapter adds
+ * (alpha/rank)·(x·Aᵀ)·Bᵀ with A [rank][in] drawn Kaiming-uniform U(−1/√in, 1/√in) (PEFT's
+ * default) and B [out][rank] zero, so training starts from the base. */
+enum {
+    LO_LORA_Q = 1 << 0,
+    LO_LORA_K = 1 << 1,
+    LO_LORA_V = 1 << 2,
+    LO_LORA_O = 1 << 3,
+    LO_LORA_GATE = 1 << 4,
+    LO_LORA_UP = 1 << 5,
+    LO_LORA_DOWN = 1 << 6,
+    LO_LORA_ALL = (1 << 7) - 1,
+    LO_LORA_N_TARGETS = 7
+};
+typedef struct lo_lora_config {
+    int32_t rank;     /* 1 .. min(in, out) of every target */
+    float alpha;      /* scale = alpha / rank */
+    uint32_t targets; /* LO_LORA_* bits, non-zero */
+} lo_lora_config;
+/* "q,k,v,o,gate,up,down" (any non-empty subset, comma-separated) → LO_LORA_* bits; false
+ * on an unknown or repeated name. */
+bool lo_lora_targets_parse(const char *list, uint32_t *out);
+/* Adds adapters to m and freezes the base: its gradients and moments are freed, only the
+ * adapters are trained (lo_train_model_trainable). Once per model. */
+lo_status lo_train_model_add_lora(lo_train_model *m, const lo_lora_config *c, uint64_t seed);
+/* The trainable tensors: the model's own (lo_train_model_tensor) without adapters, else
+ * the adapters, named "<base tensor>.lora_a" ({in, rank}) and ".lora_b" ({rank, out}) as
+ * llama.cpp names them. */
+int32_t lo_train_model_n_trainable(const lo_train_model *m);
+lo_train_tensor lo_train_model_trainable(const lo_train_model *m, int32_t i);
+int64_t lo_train_model_n_trainable_params(const lo_train_model *m);
+/* Writes the adapters as llama.cpp's LoRA adapter GGUF (atomically): general.architecture
+ * llama, general.type "adapter", adapter.type "lora", adapter.lora.alpha, general.name when
+ * given, and per adapter F32 tensors "<base tensor>.lora_a" {in, rank} and ".lora_b"
+ * {rank, out} (llama.cpp applies scale alpha / rank). */
+lo_status lo_train_model_save_lora_gguf(const lo_train_model *m, const char *name, const char *out_path);
+
 /* Writes a llama GGUF (F32 weights, every llama.* key llama.cpp reads, the tokenizer.*
- * metadata copied from tokenizer_path) atomically (temp + rename). */
+ * metadata copied from tokenizer_path) atomically (temp + rename). A model loaded from a
+ * base keeps every key of the base (tokenizer_path may then be NULL); general.name is
+ * replaced only when name is given, general.file_type becomes 0 (F32). */
 lo_status lo_train_model_save_gguf(const lo_train_model *m, const char *tokenizer_path, const char *name,
                                    const char *out_path);
 
@@ -160,11 +209,18 @@ typedef struct lo_train_run_params {
     const char *data_path, *val_path; /* val_path NULL: the last val_fraction of the documents */
     double val_fraction;              /* 0 = 0.1 */
     lo_doc_split doc_split;
-    const char *tokenizer_path; /* a GGUF with tokenizer.* metadata */
+    const char *tokenizer_path; /* a GGUF with tokenizer.* metadata (NULL with base_path) */
+    const char *base_path;      /* fine-tune this llama GGUF (lo_train_model_load_gguf): its
+                                 * config, weights, tokenizer and metadata; model is then
+                                 * ignored except that it must be zero */
     const char *out_path;       /* the llama GGUF written at the end */
     const char *name;           /* general.name (NULL: "llmops-trained") */
     lo_train_config model;      /* n_vocab 0 = the tokenizer's */
-    lo_train_params train;      /* total_steps 0 with epochs > 0: from the data;
+    const lo_lora_config *lora; /* non-NULL: LoRA (lo_train_model_add_lora, seeded with seed);
+                                 * out_path gets the merged weights */
+    const char *adapter_path;   /* with lora: also the adapter alone (lo_train_model_save_lora_gguf) */
+    lo_train_params train;      /* seq 0: the model's context, at most 256;
+                                 * total_steps 0 with epochs > 0: from the data;
                                  * warmup < 0: a tenth of the steps, at most 100 */
     double epochs;
     uint64_t seed;
@@ -185,6 +241,7 @@ typedef struct lo_train_run_params {
 
 typedef struct lo_train_result {
     int64_t steps, n_params, train_tokens, val_tokens;
+    int64_t n_trainable; /* n_params, or the adapters' under LoRA */
     double first_val_loss, last_val_loss, last_loss, tokens_per_sec, seconds;
     int64_t start_step; /* > 0 when resumed */
     bool interrupted;   /* *stop was set: a checkpoint was written, no GGUF */

@@ -27,8 +27,13 @@ static size_t trainer_bytes(const lo_trainer *t) {
     size_t per_layer = 5 * N * D + 2 * N * KV + 3 * N * F + B * H * T * T + 2 * N;
     size_t floats = (L + 1) * N * D + L * per_layer + N * D + N + N * V + T * (size_t)t->hd;
     floats += 4 * N * D + 2 * N * KV + 3 * N * F + T * T;
+    const lo_train_lora *lr = t->m->lora;
+    if (lr) { /* x·Aᵀ of every adapter, and its gradient's scratch */
+        for (int32_t i = 0; i < lr->n_t; i += 2) floats += N * (size_t)lr->c.rank;
+        floats += N * (size_t)lr->c.rank;
+    }
     /* 64-byte alignment slack per buffer, and the row losses in double */
-    return floats * sizeof(float) + N * sizeof(double) + (size_t)(16 * L + 40) * 64;
+    return floats * sizeof(float) + N * sizeof(double) + (size_t)(16 * L + 40 + (lr ? lr->n_t : 0)) * 64;
 }
 
 lo_status lo_trainer_create(lo_train_model *m, const lo_train_params *p, lo_trainer **out) {
@@ -85,7 +90,8 @@ lo_status lo_trainer_create(lo_train_model *m, const lo_train_params *p, lo_trai
     if (!s) {
         t->resid = lo_calloc((size_t)L + 1, sizeof *t->resid);
         t->a = lo_calloc((size_t)L, sizeof *t->a);
-        if (!t->resid || !t->a) s = LO_ERR_NOMEM;
+        t->lora_xa = m->lora ? lo_calloc((size_t)L * LO_LORA_N_TARGETS, sizeof *t->lora_xa) : NULL;
+        if (!t->resid || !t->a || (m->lora && !t->lora_xa)) s = LO_ERR_NOMEM;
     }
     if (!s) {
         s = lo_arena_init(&t->arena, trainer_bytes(t));
@@ -114,6 +120,12 @@ lo_status lo_trainer_create(lo_train_model *m, const lo_train_params *p, lo_trai
     t->dk = carve(a, N * KV), t->dv = carve(a, N * KV);
     t->dh = carve(a, N * F), t->dgate = carve(a, N * F), t->dup = carve(a, N * F);
     t->dp = carve(a, T * T);
+    if (m->lora) {
+        const int64_t r = m->lora->c.rank;
+        for (size_t i = 0; i < (size_t)L * LO_LORA_N_TARGETS; i++)
+            if (m->lora->a[i]) t->lora_xa[i] = carve(a, N * r);
+        t->lora_dxa = carve(a, N * r);
+    }
     t->row_loss = lo_arena_alloc(a, (size_t)N * sizeof(double), 64);
     LO_ASSERT(t->row_loss);
     for (int64_t i = 0; i < T; i++) lo_rope_cache(t->rope + i * t->hd, t->hd, (int32_t)i, c->rope_freq_base, 1.0f);
@@ -130,6 +142,7 @@ void lo_trainer_free(lo_trainer *t) {
     lo_arena_free(&t->arena);
     lo_free(t->resid);
     lo_free(t->a);
+    lo_free(t->lora_xa);
     lo_free(t);
 }
 
@@ -140,7 +153,8 @@ const char *lo_train_blas_info(void) {
 }
 
 void lo_trainer_zero_grad(lo_trainer *t) {
-    memset(t->m->g, 0, (size_t)t->m->n_params * sizeof(float));
+    const lo_train_block b = lo_train__trainable(t->m);
+    memset(b.g, 0, (size_t)b.n * sizeof(float));
 }
 
 /* ---- products ------------------------------------------------------------------------------ */
@@ -159,6 +173,45 @@ static void mm_dx(float *dX, const float *dY, const float *W, int64_t N, int64_t
 static void mm_dw(float *dW, const float *dY, const float *X, int64_t N, int64_t O, int64_t K) {
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)O, (int)K, (int)N, 1.0f, dY, (int)O, X, (int)K, 1.0f, dW,
                 (int)K);
+}
+
+/* ---- projections with LoRA adapters ------------------------------------------------------------ */
+
+/* After Y = X·Wᵀ for target k of layer l: Y += scale·(X·Aᵀ)·Bᵀ when it has an adapter,
+ * keeping X·Aᵀ for the backward. */
+static void lora_fwd(lo_trainer *t, int64_t l, int k, float *Y, const float *X) {
+    const lo_train_lora *a = t->m->lora;
+    const size_t s = (size_t)(l * LO_LORA_N_TARGETS + k);
+    if (!a || !a->a[s]) return;
+    int64_t o, i;
+    lo_train__lora_dims(&t->m->c, k, &o, &i);
+    const int r = a->c.rank, N = t->N;
+    float *xa = t->lora_xa[s];
+    mm_fwd(xa, X, a->a[s], N, r, i, false);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, (int)o, r, a->scale, xa, r, a->b[s], r, 1.0f, Y, (int)o);
+}
+
+/* Backward of Y = X·Wᵀ (+ the adapter) for target k of layer l: dW += dYᵀ·X unless the
+ * base is frozen (dW NULL), dX (+)= dY·W, and through the adapter with u = X·Aᵀ:
+ * dB += scale·dYᵀ·u, du = scale·dY·B, dA += duᵀ·X, dX += du·A. */
+static void proj_bwd(lo_trainer *t, int64_t l, int k, float *dW, float *dX, const float *dY, const float *X,
+                     const float *W, bool acc) {
+    int64_t o, i;
+    lo_train__lora_dims(&t->m->c, k, &o, &i);
+    const int64_t N = t->N;
+    if (dW) mm_dw(dW, dY, X, N, o, i);
+    mm_dx(dX, dY, W, N, o, i, acc);
+    const lo_train_lora *a = t->m->lora;
+    const size_t s = (size_t)(l * LO_LORA_N_TARGETS + k);
+    if (!a || !a->a[s]) return;
+    const int r = a->c.rank;
+    float *du = t->lora_dxa;
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)o, r, (int)N, a->scale, dY, (int)o, t->lora_xa[s], r,
+                1.0f, a->gb[s], r);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, r, (int)o, a->scale, dY, (int)o, a->b[s], r, 0.0f,
+                du, r);
+    mm_dw(a->ga[s], du, X, N, r, i);
+    mm_dx(dX, du, a->a[s], N, r, i, true);
 }
 
 /* ---- RMSNorm ---------------------------------------------------------------------------------- */
@@ -189,8 +242,9 @@ static void rms_bwd(float *dx, float *dg, const float *dy, const float *x, const
         for (int64_t i = 0; i < D; i++) {
             const float d = r * g[i] * dyr[i] - xr[i] * k;
             dxr[i] = acc ? dxr[i] + d : d;
-            dg[i] += dyr[i] * xr[i] * r;
         }
+        if (dg) /* NULL: the gain is frozen */
+            for (int64_t i = 0; i < D; i++) dg[i] += dyr[i] * xr[i] * r;
     }
 }
 
@@ -335,6 +389,9 @@ lo_status lo_trainer_forward(lo_trainer *t, const int32_t *tokens, const int32_t
         mm_fwd(y->q, y->xn1, w->wq, N, D, D, false);
         mm_fwd(y->k, y->xn1, w->wk, N, KV, D, false);
         mm_fwd(y->v, y->xn1, w->wv, N, KV, D, false);
+        lora_fwd(t, l, 0, y->q, y->xn1);
+        lora_fwd(t, l, 1, y->k, y->xn1);
+        lora_fwd(t, l, 2, y->v, y->xn1);
         for (int64_t n = 0; n < N; n++) {
             const float *cache = t->rope + (n % T) * hd;
             lo_rope_apply(y->q + n * D, H, hd, hd, cache, false);
@@ -343,15 +400,19 @@ lo_status lo_trainer_forward(lo_trainer *t, const int32_t *tokens, const int32_t
         att_fwd(t, y);
         memcpy(y->x_mid, t->resid[l], (size_t)(N * D) * sizeof(float));
         mm_fwd(y->x_mid, y->att_out, w->wo, N, D, D, true);
+        lora_fwd(t, l, 3, y->x_mid, y->att_out);
         rms_fwd(y->xn2, y->rstd2, y->x_mid, w->ffn_norm, N, D, c->norm_eps);
         mm_fwd(y->gate, y->xn2, w->w_gate, N, F, D, false);
         mm_fwd(y->up, y->xn2, w->w_up, N, F, D, false);
+        lora_fwd(t, l, 4, y->gate, y->xn2);
+        lora_fwd(t, l, 5, y->up, y->xn2);
         for (int64_t i = 0; i < N * F; i++) {
             const float g = y->gate[i];
             y->h[i] = g / (1.0f + expf(-g)) * y->up[i];
         }
         memcpy(t->resid[l + 1], y->x_mid, (size_t)(N * D) * sizeof(float));
         mm_fwd(t->resid[l + 1], y->h, w->w_down, N, D, F, true);
+        lora_fwd(t, l, 6, t->resid[l + 1], y->h);
     }
     rms_fwd(t->xf, t->rstd_f, t->resid[L], W->output_norm, N, D, c->norm_eps);
     mm_fwd(t->logits, t->xf, W->output, N, V, D, false);
@@ -369,8 +430,8 @@ lo_status lo_trainer_forward(lo_trainer *t, const int32_t *tokens, const int32_t
     if (!backward) return LO_OK;
 
     const lo_train_weights *G = &m->G;
-    /* head: logits = xf·Woutᵀ */
-    mm_dw(G->output, t->logits, t->xf, N, V, D);
+    /* head: logits = xf·Woutᵀ (G's views are NULL when the base is frozen) */
+    if (G->output) mm_dw(G->output, t->logits, t->xf, N, V, D);
     mm_dx(t->dxn, t->logits, W->output, N, V, D, false);
     rms_bwd(t->dx, G->output_norm, t->dxn, t->resid[L], t->rstd_f, W->output_norm, N, D, false);
     for (int64_t l = L - 1; l >= 0; l--) {
@@ -378,36 +439,30 @@ lo_status lo_trainer_forward(lo_trainer *t, const int32_t *tokens, const int32_t
         const lo_train_layer *g = &G->layers[l];
         lo_train_acts *y = &t->a[l];
         /* FFN: resid[l+1] = x_mid + h·Wdownᵀ, h = silu(gate)·up */
-        mm_dw(g->w_down, t->dx, y->h, N, D, F);
-        mm_dx(t->dh, t->dx, w->w_down, N, D, F, false);
+        proj_bwd(t, l, 6, g->w_down, t->dh, t->dx, y->h, w->w_down, false);
         for (int64_t i = 0; i < N * F; i++) {
             const float x = y->gate[i], sg = 1.0f / (1.0f + expf(-x));
             t->dup[i] = t->dh[i] * x * sg;
             t->dgate[i] = t->dh[i] * y->up[i] * sg * (1.0f + x * (1.0f - sg));
         }
-        mm_dw(g->w_gate, t->dgate, y->xn2, N, F, D);
-        mm_dw(g->w_up, t->dup, y->xn2, N, F, D);
-        mm_dx(t->dxn, t->dgate, w->w_gate, N, F, D, false);
-        mm_dx(t->dxn, t->dup, w->w_up, N, F, D, true);
+        proj_bwd(t, l, 4, g->w_gate, t->dxn, t->dgate, y->xn2, w->w_gate, false);
+        proj_bwd(t, l, 5, g->w_up, t->dxn, t->dup, y->xn2, w->w_up, true);
         rms_bwd(t->dx, g->ffn_norm, t->dxn, y->x_mid, y->rstd2, w->ffn_norm, N, D, true);
         /* attention: x_mid = resid[l] + att_out·Woᵀ */
-        mm_dw(g->wo, t->dx, y->att_out, N, D, D);
-        mm_dx(t->datt, t->dx, w->wo, N, D, D, false);
+        proj_bwd(t, l, 3, g->wo, t->datt, t->dx, y->att_out, w->wo, false);
         att_bwd(t, y);
         for (int64_t n = 0; n < N; n++) {
             const float *cache = t->rope + (n % T) * hd;
             rope_bwd(t->dq + n * D, H, hd, cache);
             rope_bwd(t->dk + n * KV, Hkv, hd, cache);
         }
-        mm_dw(g->wq, t->dq, y->xn1, N, D, D);
-        mm_dw(g->wk, t->dk, y->xn1, N, KV, D);
-        mm_dw(g->wv, t->dv, y->xn1, N, KV, D);
-        mm_dx(t->dxn, t->dq, w->wq, N, D, D, false);
-        mm_dx(t->dxn, t->dk, w->wk, N, KV, D, true);
-        mm_dx(t->dxn, t->dv, w->wv, N, KV, D, true);
+        proj_bwd(t, l, 0, g->wq, t->dxn, t->dq, y->xn1, w->wq, false);
+        proj_bwd(t, l, 1, g->wk, t->dxn, t->dk, y->xn1, w->wk, true);
+        proj_bwd(t, l, 2, g->wv, t->dxn, t->dv, y->xn1, w->wv, true);
         rms_bwd(t->dx, g->attn_norm, t->dxn, t->resid[l], y->rstd1, w->attn_norm, N, D, true);
     }
     /* embeddings: rows scatter-add in token order (serial: deterministic) */
-    for (int64_t n = 0; n < N; n++) lo_axpy(G->tok_embd + (int64_t)tokens[n] * D, 1.0f, t->dx + n * D, D);
+    for (int64_t n = 0; G->tok_embd && n < N; n++)
+        lo_axpy(G->tok_embd + (int64_t)tokens[n] * D, 1.0f, t->dx + n * D, D);
     return LO_OK;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "llmops/gguf.h"
+#include "llmops/tensor.h"
 #include "train/train_internal.h"
 
 static bool in_range(int64_t v, int64_t lo, int64_t hi) {
@@ -38,7 +39,8 @@ static float gauss(uint64_t *s) {
     return (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
 }
 
-lo_status lo_train_model_init(const lo_train_config *cfg, uint64_t seed, lo_train_model **out) {
+/* Allocates the model; with init, the seeded random weights (a base overwrites them). */
+static lo_status model_create(const lo_train_config *cfg, uint64_t seed, bool init, lo_train_model **out) {
     *out = NULL;
     if (!cfg) return lo_error(LO_ERR_INVALID, "pass a lo_train_config", "train: no model config");
     lo_train_config c = *cfg;
@@ -127,6 +129,10 @@ lo_status lo_train_model_init(const lo_train_config *cfg, uint64_t seed, lo_trai
         W->output = c.tied ? W->tok_embd : base + m->t[i++].offset;
     }
     /* Init: each tensor from its own stream, so adding a tensor does not move the others. */
+    if (!init) {
+        *out = m;
+        return LO_OK;
+    }
     const float resid_std = 0.02f / sqrtf(2.0f * (float)L);
     for (int32_t i = 0; i < m->n_t; i++) {
         const lo_train_tdesc *d = &m->t[i];
@@ -145,6 +151,10 @@ lo_status lo_train_model_init(const lo_train_config *cfg, uint64_t seed, lo_trai
     return LO_OK;
 }
 
+lo_status lo_train_model_init(const lo_train_config *cfg, uint64_t seed, lo_train_model **out) {
+    return model_create(cfg, seed, true, out);
+}
+
 void lo_train_model_free(lo_train_model *m) {
     if (!m) return;
     lo_free(m->w);
@@ -152,6 +162,8 @@ void lo_train_model_free(lo_train_model *m) {
     lo_free(m->m);
     lo_free(m->v);
     lo_free(m->t);
+    lo_free(m->base_path);
+    lo_train__lora_free(m->lora);
     lo_free(m->W.layers);
     lo_free(m->G.layers);
     lo_free(m);
@@ -175,7 +187,126 @@ lo_train_tensor lo_train_model_tensor(const lo_train_model *m, int32_t i) {
                              .ne = {d->ne[0], d->ne[1]},
                              .n = d->ne[0] * d->ne[1],
                              .w = m->w + d->offset,
-                             .g = m->g + d->offset};
+                             .g = m->g ? m->g + d->offset : NULL}; /* NULL: frozen under adapters */
+}
+
+/* ---- a base model from a GGUF ----------------------------------------------------------- */
+
+static bool get_dim(const lo_gguf *g, const char *key, int32_t *out) {
+    int64_t v;
+    if (!lo_gguf_get_i64(g, key, &v) || v < 1 || v > INT32_MAX) return false;
+    *out = (int32_t)v;
+    return true;
+}
+
+/* The llama hyper-parameters of g; what the trainer does not implement is refused. */
+static lo_status base_config(const lo_gguf *g, const char *path, lo_train_config *c) {
+    lo_gguf_str arch = {0};
+    if (!lo_gguf_get_str(g, "general.architecture", &arch) || arch.len != 5 || memcmp(arch.data, "llama", 5) != 0)
+        return lo_error(LO_ERR_UNSUPPORTED, "give --base a llama-architecture GGUF",
+                        "train: %s is not a llama model (general.architecture '%.*s')", path, (int)arch.len,
+                        arch.data ? arch.data : "");
+    memset(c, 0, sizeof *c);
+    const char *miss = NULL;
+    if (!get_dim(g, "llama.embedding_length", &c->n_embd))
+        miss = "llama.embedding_length";
+    else if (!get_dim(g, "llama.block_count", &c->n_layer))
+        miss = "llama.block_count";
+    else if (!get_dim(g, "llama.attention.head_count", &c->n_head))
+        miss = "llama.attention.head_count";
+    else if (!get_dim(g, "llama.feed_forward_length", &c->n_ff))
+        miss = "llama.feed_forward_length";
+    else if (!get_dim(g, "llama.context_length", &c->n_ctx))
+        miss = "llama.context_length";
+    if (miss)
+        return lo_error(LO_ERR_FORMAT, "give --base a complete llama GGUF", "train: %s lacks a valid %s", path, miss);
+    if (!get_dim(g, "llama.attention.head_count_kv", &c->n_head_kv)) c->n_head_kv = c->n_head;
+    double f;
+    c->norm_eps = lo_gguf_get_f64(g, "llama.attention.layer_norm_rms_epsilon", &f) ? (float)f : 1e-5f;
+    c->rope_freq_base = lo_gguf_get_f64(g, "llama.rope.freq_base", &f) ? (float)f : 10000.0f;
+    const int64_t tv = lo_gguf_find_tensor(g, "token_embd.weight");
+    if (tv < 0)
+        return lo_error(LO_ERR_FORMAT, "give --base a complete llama GGUF", "train: %s has no token_embd.weight", path);
+    c->n_vocab = (int32_t)lo_gguf_tensor_at(g, tv)->ne[1];
+    c->tied = lo_gguf_find_tensor(g, "output.weight") < 0;
+    /* What the trainer's forward does not do: another head size, partial RoPE, RoPE
+     * scaling, experts. */
+    const int32_t hd = c->n_embd % c->n_head ? 0 : c->n_embd / c->n_head;
+    int32_t v;
+    const char *what = NULL;
+    if (get_dim(g, "llama.rope.dimension_count", &v) && v != hd)
+        what = "partial RoPE (rope.dimension_count)";
+    else if (get_dim(g, "llama.attention.key_length", &v) && v != hd)
+        what = "a head size other than dim / heads";
+    else if (lo_gguf_get_f64(g, "llama.rope.scaling.factor", &f) && f != 1.0 && f != 0.0)
+        what = "RoPE scaling";
+    else if (get_dim(g, "llama.expert_count", &v) && v > 0)
+        what = "mixture of experts";
+    if (what)
+        return lo_error(LO_ERR_UNSUPPORTED, "fine-tune a plain llama model",
+                        "train: %s uses %s, which the trainer does not implement", path, what);
+    return LO_OK;
+}
+
+lo_status lo_train_model_load_gguf(const char *path, lo_train_model **out) {
+    *out = NULL;
+    lo_gguf *g = NULL;
+    lo_status s = lo_gguf_open(path, &g);
+    if (s) return lo_error_wrap(s, "train: base model %s", path);
+    lo_train_config c;
+    lo_train_model *m = NULL;
+    s = base_config(g, path, &c);
+    if (!s) s = model_create(&c, 0, false, &m); /* every tensor is read below */
+    if (s) s = lo_error_wrap(s, "train: base model %s", path);
+    for (int32_t i = 0; !s && i < m->n_t; i++) {
+        const lo_train_tdesc *d = &m->t[i];
+        const int64_t k = lo_gguf_find_tensor(g, d->name);
+        if (k < 0) {
+            s = lo_error(LO_ERR_FORMAT, "give --base a complete llama GGUF", "train: %s has no tensor %s", path,
+                         d->name);
+            break;
+        }
+        const lo_gguf_tensor *gt = lo_gguf_tensor_at(g, k);
+        const int64_t n = d->ne[0] * d->ne[1];
+        if (gt->ne[0] != d->ne[0] || gt->ne[1] != d->ne[1] || (gt->n_dims > 2)) {
+            s = lo_error(LO_ERR_FORMAT, "give --base a consistent llama GGUF",
+                         "train: %s: tensor %s is {%lld, %lld}, the hyper-parameters give {%lld, %lld}", path, d->name,
+                         (long long)gt->ne[0], (long long)gt->ne[1], (long long)d->ne[0], (long long)d->ne[1]);
+            break;
+        }
+        float *w = m->w + d->offset;
+        const size_t el = gt->type == LO_DTYPE_F32 ? 4 : 2;
+        if (gt->type != LO_DTYPE_F32 && gt->type != LO_DTYPE_F16 && gt->type != LO_DTYPE_BF16) {
+            const lo_dtype_traits *tr = lo_dtype_get(gt->type);
+            s = lo_error(LO_ERR_UNSUPPORTED,
+                         "fine-tune an F32, F16 or BF16 GGUF (quantised bases need QLoRA, which is not built yet)",
+                         "train: %s: tensor %s is %s", path, d->name, tr ? tr->name : "of an unknown type");
+            break;
+        }
+        if (gt->bytes != (size_t)n * el) {
+            s = lo_error(LO_ERR_FORMAT, "give --base an intact GGUF", "train: %s: tensor %s has %zu bytes", path,
+                         d->name, gt->bytes);
+            break;
+        }
+        if (gt->type == LO_DTYPE_F32) {
+            memcpy(w, gt->data, (size_t)n * 4);
+        } else {
+            const uint8_t *src = gt->data;
+            for (int64_t j = 0; j < n; j++) {
+                uint16_t h;
+                memcpy(&h, src + 2 * j, 2);
+                w[j] = gt->type == LO_DTYPE_F16 ? lo_f16_to_f32(h) : lo_bf16_to_f32(h);
+            }
+        }
+    }
+    if (!s && !(m->base_path = lo_strdup(path))) s = LO_ERR_NOMEM;
+    lo_gguf_close(g);
+    if (s) {
+        lo_train_model_free(m);
+        return s;
+    }
+    *out = m;
+    return LO_OK;
 }
 
 /* ---- GGUF output ------------------------------------------------------------------------ */
@@ -212,14 +343,26 @@ static lo_status copy_tokenizer(lo_gguf_writer *w, const char *path, int64_t n_v
 
 lo_status lo_train_model_save_gguf(const lo_train_model *m, const char *tokenizer_path, const char *name,
                                    const char *out_path) {
-    if (!tokenizer_path || !out_path)
+    if ((!tokenizer_path && !m->base_path) || !out_path)
         return lo_error(LO_ERR_INVALID, "give --tokenizer and --out", "train: no tokenizer or output path");
     const lo_train_config *c = &m->c;
     lo_gguf_writer *w = NULL;
     lo_status s = lo_gguf_writer_create(3, &w);
     if (s) return s;
+    float *wts = m->w; /* with adapters: a merged copy */
+    if (m->lora && !(wts = lo_train__lora_merged(m))) {
+        lo_gguf_writer_free(w);
+        return lo_error(LO_ERR_NOMEM, "free some memory", "train: no memory to merge the adapters");
+    }
+    lo_gguf *base = NULL;
+    if (m->base_path) { /* the base's keys first, in its order; the llama.* keys below equal them */
+        s = lo_gguf_open(m->base_path, &base);
+        if (!s) s = lo_gguf_writer_copy_kvs(w, base);
+        if (s) s = lo_error_wrap(s, "train: base model %s", m->base_path);
+    }
     if (!s) s = lo_gguf_writer_set_str(w, "general.architecture", "llama");
-    if (!s) s = lo_gguf_writer_set_str(w, "general.name", name && *name ? name : "llmops-trained");
+    if (!s && (!base || (name && *name)))
+        s = lo_gguf_writer_set_str(w, "general.name", name && *name ? name : "llmops-trained");
     if (!s) s = lo_gguf_writer_set_u32(w, "llama.context_length", (uint32_t)c->n_ctx);
     if (!s) s = lo_gguf_writer_set_u32(w, "llama.embedding_length", (uint32_t)c->n_embd);
     if (!s) s = lo_gguf_writer_set_u32(w, "llama.feed_forward_length", (uint32_t)c->n_ff);
@@ -230,16 +373,19 @@ lo_status lo_train_model_save_gguf(const lo_train_model *m, const char *tokenize
     if (!s) s = lo_gguf_writer_set_f32(w, "llama.rope.freq_base", c->rope_freq_base);
     if (!s) s = lo_gguf_writer_set_f32(w, "llama.attention.layer_norm_rms_epsilon", c->norm_eps);
     if (!s) s = lo_gguf_writer_set_u32(w, "llama.vocab_size", (uint32_t)c->n_vocab);
-    if (!s) s = copy_tokenizer(w, tokenizer_path, c->n_vocab);
+    if (!s && !base) s = copy_tokenizer(w, tokenizer_path, c->n_vocab);
     if (!s) s = lo_gguf_writer_set_u32(w, "general.file_type", 0); /* ALL_F32 */
+    if (base) lo_gguf_writer_remove(w, "general.quantization_version");
     for (int32_t i = 0; i < m->n_t && !s; i++) {
         const lo_train_tdesc *d = &m->t[i];
         const int64_t ne[2] = {d->ne[0], d->ne[1]};
-        s = lo_gguf_writer_add_tensor(w, d->name, LO_DTYPE_F32, (uint32_t)d->n_dims, ne, m->w + d->offset,
+        s = lo_gguf_writer_add_tensor(w, d->name, LO_DTYPE_F32, (uint32_t)d->n_dims, ne, wts + d->offset,
                                       (size_t)(d->ne[0] * d->ne[1]) * sizeof(float));
     }
     if (!s) s = lo_gguf_writer_write(w, out_path);
     lo_gguf_writer_free(w);
+    lo_gguf_close(base);
+    if (wts != m->w) lo_free(wts);
     if (s) return lo_error_wrap(s, "train: writing %s", out_path);
     return LO_OK;
 }

@@ -38,20 +38,20 @@ float lo_train_lr(const lo_train_params *p, int64_t step) {
 }
 
 void lo_trainer_step(lo_trainer *t, int64_t step, lo_train_step_info *info) {
-    lo_train_model *m = t->m;
+    const lo_train_block m = lo_train__trainable(t->m); /* the adapters only, under LoRA */
     const lo_train_params *p = &t->p;
     double ss = 0;
-    for (int64_t i = 0; i < m->n_params; i++) ss += (double)m->g[i] * m->g[i];
+    for (int64_t i = 0; i < m.n; i++) ss += (double)m.g[i] * m.g[i];
     const double norm = sqrt(ss);
     const float clip = p->grad_clip > 0 && norm > p->grad_clip ? (float)(p->grad_clip / norm) : 1.0f;
     const float lr = lo_train_lr(p, step);
     t->t_adam++;
     const float b1 = p->beta1, b2 = p->beta2, eps = p->adam_eps;
     const float c1 = 1.0f / (1.0f - powf(b1, (float)t->t_adam)), c2 = 1.0f / (1.0f - powf(b2, (float)t->t_adam));
-    for (int32_t k = 0; k < m->n_t; k++) {
-        const lo_train_tdesc *d = &m->t[k];
+    for (int32_t k = 0; k < m.n_t; k++) {
+        const lo_train_tdesc *d = &m.t[k];
         const int64_t n = d->ne[0] * d->ne[1];
-        float *w = m->w + d->offset, *g = m->g + d->offset, *mm = m->m + d->offset, *vv = m->v + d->offset;
+        float *w = m.w + d->offset, *g = m.g + d->offset, *mm = m.m + d->offset, *vv = m.v + d->offset;
         const float wd = d->decay ? p->weight_decay : 0.0f;
         for (int64_t i = 0; i < n; i++) {
             const float gi = g[i] * clip;

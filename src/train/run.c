@@ -35,8 +35,9 @@ static void run_free(run_state *r) {
 
 /* ---- checkpoints ----------------------------------------------------------------------------- */
 
-/* A checkpoint file: this header, then weights, first and second AdamW moments (n_params
- * f32 each). Everything that decides the next steps is in it or re-derived from it (the
+/* A checkpoint file: this header, then the trainable weights, first and second AdamW
+ * moments (n_params f32 each: the whole model, or only the adapters under LoRA, the frozen
+ * base coming from --base again). Everything that decides the next steps is in it or re-derived from it (the
  * loader's order comes from the seed and the epoch). Native byte order: a checkpoint is
  * for resuming on the machine that wrote it. */
 #define CKPT_MAGIC "LOTRCKP1"
@@ -45,10 +46,12 @@ typedef struct ckpt_header {
     uint32_t version, header_bytes;
     int32_t n_vocab, n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx, tied;
     float norm_eps, rope_freq_base;
-    int32_t batch, seq, grad_accum, reserved;
+    int32_t batch, seq, grad_accum, lora_rank; /* lora_rank 0: full training */
     uint64_t seed, data_hash;
     int64_t n_ids, next_step, t_adam, epoch, pos, n_params;
     double first_val_loss;
+    float lora_alpha;
+    uint32_t lora_targets;
 } ckpt_header;
 
 static uint64_t data_hash(const lo_train_data *d) {
@@ -63,13 +66,15 @@ static void ckpt_fill(const run_state *r, const lo_train_run_params *p, int64_t 
     const lo_train_params *tp = &r->tr->p;
     memset(h, 0, sizeof *h);
     memcpy(h->magic, CKPT_MAGIC, 8);
-    h->version = 1, h->header_bytes = (uint32_t)sizeof *h;
+    h->version = 2, h->header_bytes = (uint32_t)sizeof *h;
     h->n_vocab = c->n_vocab, h->n_embd = c->n_embd, h->n_layer = c->n_layer, h->n_head = c->n_head;
     h->n_head_kv = c->n_head_kv, h->n_ff = c->n_ff, h->n_ctx = c->n_ctx, h->tied = c->tied;
     h->norm_eps = c->norm_eps, h->rope_freq_base = c->rope_freq_base;
     h->batch = tp->batch, h->seq = tp->seq, h->grad_accum = tp->grad_accum;
     h->seed = p->seed, h->data_hash = data_hash(&r->train), h->n_ids = r->train.n_ids;
-    h->next_step = next_step, h->t_adam = r->tr->t_adam, h->n_params = r->m->n_params;
+    h->next_step = next_step, h->t_adam = r->tr->t_adam, h->n_params = lo_train_model_n_trainable_params(r->m);
+    if (r->m->lora)
+        h->lora_rank = r->m->lora->c.rank, h->lora_alpha = r->m->lora->c.alpha, h->lora_targets = r->m->lora->c.targets;
     lo_train__loader_state(r->lt, &h->epoch, &h->pos);
     h->first_val_loss = first_val;
 }
@@ -79,11 +84,12 @@ static lo_status ckpt_write(const run_state *r, const lo_train_run_params *p, in
     ckpt_fill(r, p, next_step, first_val, &h);
     lo_atomic_file *f = NULL;
     lo_status s = lo_atomic_open(p->checkpoint_path, &f);
-    const size_t bytes = (size_t)r->m->n_params * sizeof(float);
+    const lo_train_block b = lo_train__trainable(r->m);
+    const size_t bytes = (size_t)b.n * sizeof(float);
     if (!s) s = lo_atomic_write(f, &h, sizeof h);
-    if (!s) s = lo_atomic_write(f, r->m->w, bytes);
-    if (!s) s = lo_atomic_write(f, r->m->m, bytes);
-    if (!s) s = lo_atomic_write(f, r->m->v, bytes);
+    if (!s) s = lo_atomic_write(f, b.w, bytes);
+    if (!s) s = lo_atomic_write(f, b.m, bytes);
+    if (!s) s = lo_atomic_write(f, b.v, bytes);
     if (!s) return lo_atomic_commit(f);
     lo_atomic_abort(f);
     return lo_error_wrap(s, "train: writing checkpoint %s", p->checkpoint_path);
@@ -97,7 +103,8 @@ static lo_status ckpt_read(run_state *r, const lo_train_run_params *p, int64_t *
     lo_status s = lo_mmap_file(path, &mp);
     if (s) return lo_error_wrap(s, "train: resuming");
     ckpt_header h, want;
-    const size_t bytes = (size_t)r->m->n_params * sizeof(float);
+    const lo_train_block b = lo_train__trainable(r->m);
+    const size_t bytes = (size_t)b.n * sizeof(float);
     if (mp.bytes < sizeof h || memcmp(mp.data, CKPT_MAGIC, 8) != 0) {
         lo_munmap(&mp);
         return lo_error(LO_ERR_FORMAT, "give a file written by llmops train as a checkpoint",
@@ -106,8 +113,10 @@ static lo_status ckpt_read(run_state *r, const lo_train_run_params *p, int64_t *
     memcpy(&h, mp.data, sizeof h);
     ckpt_fill(r, p, h.next_step, h.first_val_loss, &want);
     const char *what = NULL;
-    if (h.version != 1 || h.header_bytes != sizeof h)
+    if (h.version != 2 || h.header_bytes != sizeof h)
         what = "format version";
+    else if (h.lora_rank != want.lora_rank || h.lora_alpha != want.lora_alpha || h.lora_targets != want.lora_targets)
+        what = "method (--method, --lora-rank, --lora-alpha, --lora-targets)";
     else if (h.n_vocab != want.n_vocab || h.n_embd != want.n_embd || h.n_layer != want.n_layer ||
              h.n_head != want.n_head || h.n_head_kv != want.n_head_kv || h.n_ff != want.n_ff || h.n_ctx != want.n_ctx ||
              h.tied != want.tied || h.norm_eps != want.norm_eps || h.rope_freq_base != want.rope_freq_base ||
@@ -130,9 +139,9 @@ static lo_status ckpt_read(run_state *r, const lo_train_run_params *p, int64_t *
                         "train: checkpoint %s does not match this run: %s differs", path, what);
     }
     const uint8_t *d = mp.data + sizeof h;
-    memcpy(r->m->w, d, bytes);
-    memcpy(r->m->m, d + bytes, bytes);
-    memcpy(r->m->v, d + 2 * bytes, bytes);
+    memcpy(b.w, d, bytes);
+    memcpy(b.m, d + bytes, bytes);
+    memcpy(b.v, d + 2 * bytes, bytes);
     lo_munmap(&mp);
     r->tr->t_adam = h.t_adam;
     lo_train__loader_restore(r->lt, h.epoch, h.pos);
@@ -165,19 +174,30 @@ static lo_status evaluate(run_state *r, int64_t max_batches, double *loss, int64
 
 lo_status lo_train_run(const lo_train_run_params *p, lo_train_result *res) {
     memset(res, 0, sizeof *res);
-    if (!p || !p->data_path || !p->tokenizer_path || !p->out_path)
-        return lo_error(LO_ERR_INVALID, "give --data, --tokenizer and --out",
+    if (!p || !p->data_path || !(p->tokenizer_path || p->base_path) || !p->out_path)
+        return lo_error(LO_ERR_INVALID, "give --data, --tokenizer (or --base) and --out",
                         "train: data, tokenizer or output missing");
+    if (p->base_path && (p->model.n_embd || p->model.n_layer || p->model.n_head || p->model.n_head_kv ||
+                         p->model.n_ff || p->model.n_ctx || p->model.n_vocab || p->model.tied))
+        return lo_error(LO_ERR_INVALID, "leave the model shape to the base", "train: a model shape given with a base");
     if (p->eval_every < 0 || p->eval_batches < 0 || !(p->epochs >= 0 && p->epochs < 1e6))
         return lo_error(LO_ERR_RANGE, "give --eval-every ≥ 0, --eval-batches ≥ 0, 0 ≤ --epochs < 1e6",
                         "train: eval every %lld, eval batches %lld, epochs %g out of range", (long long)p->eval_every,
                         (long long)p->eval_batches, p->epochs);
+    if (p->adapter_path && !p->lora)
+        return lo_error(LO_ERR_INVALID, "give --adapter-out with --method lora", "train: an adapter path without LoRA");
     run_state r = {0};
-    lo_status s = lo_gguf_open(p->tokenizer_path, &r.g);
+    const char *tok_path = p->base_path ? p->base_path : p->tokenizer_path;
+    lo_status s = lo_gguf_open(tok_path, &r.g);
     if (!s) s = lo_tokenizer_load(r.g, &r.tok);
     if (s) {
         run_free(&r);
-        return lo_error_wrap(s, "train: tokenizer %s", p->tokenizer_path);
+        return lo_error_wrap(s, "train: tokenizer %s", tok_path);
+    }
+    /* A base gives the model first, so that its shape is checked before the data is read. */
+    if (p->base_path && (s = lo_train_model_load_gguf(p->base_path, &r.m))) {
+        run_free(&r);
+        return s;
     }
     s = lo_train_data_load(r.tok, p->data_path, p->doc_split, &r.train);
     if (!s) {
@@ -186,7 +206,7 @@ lo_status lo_train_run(const lo_train_run_params *p, lo_train_result *res) {
         else
             s = lo_train_data_split(&r.train, p->val_fraction > 0 ? p->val_fraction : 0.1, &r.val);
     }
-    lo_train_config mc = p->model;
+    lo_train_config mc = r.m ? r.m->c : p->model;
     if (!s) {
         const int32_t nv = lo_tokenizer_n_vocab(r.tok);
         if (mc.n_vocab && mc.n_vocab != nv)
@@ -195,6 +215,7 @@ lo_status lo_train_run(const lo_train_run_params *p, lo_train_result *res) {
         mc.n_vocab = nv;
     }
     lo_train_params tp = p->train;
+    if (tp.seq == 0) tp.seq = mc.n_ctx < 256 ? mc.n_ctx : 256;
     const int32_t B = tp.batch, T = tp.seq, K = tp.grad_accum > 0 ? tp.grad_accum : 1;
     tp.grad_accum = K;
     if (!s && (B < 1 || T < 1))
@@ -215,7 +236,8 @@ lo_status lo_train_run(const lo_train_run_params *p, lo_train_result *res) {
         }
     }
     if (!s && tp.warmup < 0) tp.warmup = (int32_t)(tp.total_steps / 10 < 100 ? tp.total_steps / 10 : 100);
-    if (!s) s = lo_train_model_init(&mc, p->seed, &r.m);
+    if (!s && !r.m) s = lo_train_model_init(&mc, p->seed, &r.m);
+    if (!s && p->lora) s = lo_train_model_add_lora(r.m, p->lora, p->seed);
     if (!s) s = lo_trainer_create(r.m, &tp, &r.tr);
     if (!s) s = lo_train_loader_create(&r.train, B, T, p->seed, true, &r.lt);
     if (!s) s = lo_train_loader_create(&r.val, B, T, p->seed, false, &r.lv);
@@ -231,6 +253,7 @@ lo_status lo_train_run(const lo_train_run_params *p, lo_train_result *res) {
         return s;
     }
     res->n_params = lo_train_model_n_params(r.m);
+    res->n_trainable = lo_train_model_n_trainable_params(r.m);
     res->train_tokens = r.train.n_ids;
     int64_t start = 0;
     double first_val = NAN;
@@ -312,7 +335,8 @@ lo_status lo_train_run(const lo_train_run_params *p, lo_train_result *res) {
     res->seconds = lo_time_sec() - t0 - t_eval;
     res->steps = tp.total_steps;
     res->tokens_per_sec = res->seconds > 0 ? (double)(tp.total_steps - start) * (double)bt / res->seconds : 0;
-    s = lo_train_model_save_gguf(r.m, p->tokenizer_path, p->name, p->out_path);
+    s = lo_train_model_save_gguf(r.m, p->base_path ? NULL : p->tokenizer_path, p->name, p->out_path);
+    if (!s && p->adapter_path) s = lo_train_model_save_lora_gguf(r.m, p->name, p->adapter_path);
 done:
     run_free(&r);
     return s;

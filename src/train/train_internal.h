@@ -34,6 +34,27 @@ typedef struct lo_train_tdesc {
     bool decay;     /* weight decay applies (matrices and embeddings, not norm gains) */
 } lo_train_tdesc;
 
+/* LoRA adapters (lora.c): for each target projection of each layer A [r][in] and B [out][r]
+ * in one flat block (weights, gradients, AdamW moments), W' = W + scale·B·A. */
+typedef struct lo_train_lora {
+    lo_lora_config c;
+    float scale; /* alpha / rank */
+    int64_t n_params;
+    float *w, *g, *m, *v;
+    lo_train_tdesc *t; /* A then B for each adapter, layer by layer, targets in LO_LORA_* order */
+    int32_t n_t;
+    float **a, **b, **ga, **gb; /* [layer · LO_LORA_N_TARGETS + target]; NULL where not a target */
+} lo_train_lora;
+
+/* The block the optimizer, clipping and checkpoints work on: the whole model, or only the
+ * adapters when the base is frozen. */
+typedef struct lo_train_block {
+    float *w, *g, *m, *v;
+    int64_t n;
+    const lo_train_tdesc *t;
+    int32_t n_t;
+} lo_train_block;
+
 struct lo_train_model {
     lo_train_config c;
     int64_t n_params;
@@ -41,7 +62,18 @@ struct lo_train_model {
     lo_train_tdesc *t;
     int32_t n_t;
     lo_train_weights W, G; /* views into w and g */
+    char *base_path;       /* the GGUF the weights came from (lo_train_model_load_gguf), else NULL */
+    lo_train_lora *lora;   /* adapters: the base is then frozen (g, m, v and G's views NULL) */
 };
+
+lo_train_block lo_train__trainable(const lo_train_model *m);
+void lo_train__lora_free(lo_train_lora *l);
+/* {out, in} of target k (LO_LORA_* bit index) for config c. */
+void lo_train__lora_dims(const lo_train_config *c, int k, int64_t *out, int64_t *in);
+/* The base weight matrix of target k in layer l. */
+float *lo_train__lora_base(const lo_train_model *m, int64_t l, int k);
+/* A copy of the weights (n_params floats, lo_free) with the adapters merged; NULL without memory. */
+float *lo_train__lora_merged(const lo_train_model *m);
 
 /* Per-layer activations kept from the forward for the backward; N = B·T rows. */
 typedef struct lo_train_acts {
@@ -63,7 +95,9 @@ struct lo_trainer {
     float *rope;        /* [T][hd] cos/sin */
     float *dx, *dxn, *dq, *dk, *dv, *datt, *dh, *dgate, *dup; /* backward scratch */
     float *dp;                                                /* [T][T] attention backward scratch (dP, then dS) */
-    int64_t t_adam;                                           /* AdamW steps taken (bias correction) */
+    float **lora_xa; /* [L · LO_LORA_N_TARGETS] x·Aᵀ [N][rank] per adapter (NULL without) */
+    float *lora_dxa; /* [N][rank] its gradient */
+    int64_t t_adam;  /* AdamW steps taken (bias correction) */
 };
 
 /* The loader's position (data.c), for checkpoints: restoring reshuffles for the epoch. */

@@ -1,7 +1,9 @@
 /* train: gradient check — for a tiny llama (GQA, tied and untied head, a partial loss
  * mask) every parameter's analytic gradient against central finite differences of the
- * f32 forward. Bound (f32, documented in docs/train.md): with weights O(0.3) and step
- * h = 3e-3, per tensor ‖g − ĝ‖ / ‖ĝ‖ < 3e-3, and per coordinate |g − ĝ| ≤ 5e-2·max(|g|,|ĝ|)
+ * f32 forward; and with LoRA adapters on all seven projections (base frozen, B drawn
+ * non-zero so that A's gradient does not vanish) every adapter parameter's. Bound (f32, documented in docs/train.md):
+ * with weights O(0.3) and step h = 3e-3, per tensor ‖g − ĝ‖ / ‖ĝ‖ < 3e-3, and per coordinate |g − ĝ| ≤
+ * 5e-2·max(|g|,|ĝ|)
  * + 2e-4 (the floor covers coordinates whose gradient is at the f32 noise of the loss).
  * Also: a training step allocates nothing (counted allocations unchanged). */
 #include <math.h>
@@ -19,7 +21,12 @@ static double mean_loss(lo_trainer *tr, const int32_t *tok, const int32_t *tgt, 
     return sum / (double)n;
 }
 
-static void run(bool tied) {
+static float draw(uint64_t *st) {
+    *st = *st * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((*st >> 40) & 0xffffff) / 16777216.0f - 0.5f;
+}
+
+static void run(bool tied, bool lora) {
     lo_train_config c = {
         .n_vocab = 32, .n_embd = 16, .n_layer = 2, .n_head = 4, .n_head_kv = 2, .n_ff = 32, .n_ctx = 16, .tied = tied};
     lo_train_model *m = NULL;
@@ -31,9 +38,27 @@ static void run(bool tied) {
     for (int32_t i = 0; i < lo_train_model_n_tensors(m); i++) {
         lo_train_tensor tt = lo_train_model_tensor(m, i);
         for (int64_t j = 0; j < tt.n; j++) {
-            st = st * 6364136223846793005ull + 1442695040888963407ull;
-            const float u = (float)((st >> 40) & 0xffffff) / 16777216.0f - 0.5f;
+            const float u = draw(&st);
             tt.w[j] = tt.n_dims == 1 ? 1.0f + u : 0.6f * u * 1.7f;
+        }
+    }
+    const char *what = tied ? "tied head" : "untied head";
+    if (lora) {
+        /* rank 2, alpha 3 (scale 1.5) on every projection; B = 0 as initialised would make
+         * A's gradient vanish, so both are drawn O(0.15). */
+        what = "LoRA";
+        const lo_lora_config lc = {.rank = 2, .alpha = 3.0f, .targets = LO_LORA_ALL};
+        CHECK_OK(lo_train_model_add_lora(m, &lc, 9));
+        CHECK_INT_EQ(lo_train_model_n_trainable(m), 2 * 7 * c.n_layer);
+        for (int32_t i = 0; i < lo_train_model_n_tensors(m); i++) CHECK(lo_train_model_tensor(m, i).g == NULL);
+        for (int32_t i = 0; i < lo_train_model_n_trainable(m); i++) {
+            lo_train_tensor tt = lo_train_model_trainable(m, i);
+            const bool is_b = strstr(tt.name, ".lora_b") != NULL;
+            CHECK(tt.ne[is_b ? 0 : 1] == 2);
+            for (int64_t j = 0; j < tt.n; j++) {
+                if (is_b) CHECK(tt.w[j] == 0); /* B starts at zero: the adapter starts as the base */
+                tt.w[j] = draw(&st) * 0.6f;
+            }
         }
     }
     lo_train_params p = {.batch = B, .seq = T, .grad_accum = 1, .n_threads = 2, .total_steps = 1, .lr = 1e-3f};
@@ -55,8 +80,8 @@ static void run(bool tied) {
     lo_trainer_zero_grad(tr);
     CHECK_OK(lo_trainer_forward(tr, tok, tgt, mask, true, 0, &sum, &cnt));
     /* grad_scale 0 must leave all gradients zero; then the real pass with 1/count */
-    for (int32_t i = 0; i < lo_train_model_n_tensors(m); i++) {
-        lo_train_tensor tt = lo_train_model_tensor(m, i);
+    for (int32_t i = 0; i < lo_train_model_n_trainable(m); i++) {
+        lo_train_tensor tt = lo_train_model_trainable(m, i);
         for (int64_t j = 0; j < tt.n; j++) CHECK(tt.g[j] == 0);
     }
     CHECK_INT_EQ(cnt, 13); /* 16 tokens minus i = 2, 7, 12 */
@@ -66,8 +91,8 @@ static void run(bool tied) {
     CHECK(fabs(base - mean_loss(tr, tok, tgt, mask)) < 1e-6);
     const float h = 3e-3f;
     double worst_tensor = 0;
-    for (int32_t i = 0; i < lo_train_model_n_tensors(m); i++) {
-        lo_train_tensor tt = lo_train_model_tensor(m, i);
+    for (int32_t i = 0; i < lo_train_model_n_trainable(m); i++) {
+        lo_train_tensor tt = lo_train_model_trainable(m, i);
         double d2 = 0, n2 = 0, worst = 0;
         int64_t bad = 0;
         for (int64_t j = 0; j < tt.n; j++) {
@@ -89,8 +114,8 @@ static void run(bool tied) {
         }
         const double rel = sqrt(d2) / fmax(sqrt(n2), 1e-12);
         if (rel > worst_tensor) worst_tensor = rel;
-        CHECK_MSG(bad == 0 && rel < 3e-3, "%s (%s head): %lld coordinates off, relative error %.3g", tt.name,
-                  tied ? "tied" : "untied", (long long)bad, rel);
+        CHECK_MSG(bad == 0 && rel < 3e-3, "%s (%s): %lld coordinates off, relative error %.3g", tt.name, what,
+                  (long long)bad, rel);
         CHECK_MSG(sqrt(n2) > 1e-4, "%s has a vanishing gradient (%.3g): the check would prove nothing", tt.name,
                   sqrt(n2));
     }
@@ -103,14 +128,21 @@ static void run(bool tied) {
     }
     CHECK_INT_EQ(lo_alloc_live_bytes(), live0);
     CHECK_INT_EQ(lo_alloc_peak_bytes(), peak0);
-    fprintf(stderr, "gradcheck (%s head): %d tensors, %lld params, worst per-tensor relative error %.3g\n",
-            tied ? "tied" : "untied", lo_train_model_n_tensors(m), (long long)lo_train_model_n_params(m), worst_tensor);
+    fprintf(stderr, "gradcheck (%s): %d tensors, %lld params, worst per-tensor relative error %.3g\n", what,
+            lo_train_model_n_trainable(m), (long long)lo_train_model_n_trainable_params(m), worst_tensor);
     lo_trainer_free(tr);
     lo_train_model_free(m);
 }
 
 int main(void) {
-    run(false);
-    run(true);
+    run(false, false);
+    run(true, false);
+    run(false, true);
+    /* targets: names, subsets, repeats */
+    uint32_t tg = 0;
+    CHECK(lo_lora_targets_parse("q,k,v,o,gate,up,down", &tg) && tg == LO_LORA_ALL);
+    CHECK(lo_lora_targets_parse("v,q", &tg) && tg == (LO_LORA_Q | LO_LORA_V));
+    CHECK(!lo_lora_targets_parse("q,q", &tg) && !lo_lora_targets_parse("q,x", &tg) && !lo_lora_targets_parse("", &tg));
+    CHECK(!lo_lora_targets_parse("q,", &tg));
     return check_done();
 }

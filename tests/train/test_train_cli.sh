@@ -1,8 +1,9 @@
 #!/bin/sh
 # `llmops train` end to end: a tiny run on a generated corpus writes a GGUF that
 # `llmops generate` continues greedily with the memorised sentence; --epochs, --val and
-# --resume work; options for what is not built are refused (exit 2) with a message;
-# bad data is reported with its line number.
+# --resume work; --base fine-tunes stories260K (../shared, skipped without it) into a GGUF
+# that keeps the base's metadata; options for what is not built are refused (exit 2) with a
+# message; bad data is reported with its line number.
 # usage: test_train_cli.sh LLMOPS_BINARY SOURCE_DIR SHARED_DIR
 set -u
 bin=$1
@@ -42,17 +43,67 @@ cmp -s "$t/r.gguf" "$t/r2.gguf" || fail "resumed run's GGUF differs from the uni
 "$bin" train --data "$t/c.txt" --out "$t/r3.gguf" $shape --steps 30 --seed 7 --resume "$t/r.ckpt" >/dev/null 2>"$t/e.txt"
 rc=$?; [ $rc = 1 ] && grep -q "seed" "$t/e.txt" || { cat "$t/e.txt"; fail "resume with another seed not refused (exit $rc)"; }
 # refused options
-for opt in "--base x.gguf" "--method lora" "--method qlora" "--lora-rank 8" "--adapter-out a.gguf"; do
+for opt in "--method qlora"; do
   # shellcheck disable=SC2086
   "$bin" train --data "$t/c.txt" --out "$t/x.gguf" $shape --steps 1 $opt >/dev/null 2>"$t/e.txt"
   rc=$?
   [ $rc = 2 ] || fail "$opt: exit $rc, expected 2"
   grep -q "not available yet" "$t/e.txt" || fail "$opt: no 'not available yet' message"
 done
+for opt in "--lora-rank 8" "--adapter-out a.gguf"; do
+  # shellcheck disable=SC2086
+  "$bin" train --data "$t/c.txt" --out "$t/x.gguf" $shape --steps 1 $opt >/dev/null 2>"$t/e.txt"
+  [ $? = 2 ] && grep -q "needs --method lora" "$t/e.txt" || fail "$opt without --method lora not refused"
+done
+"$bin" train --data "$t/c.txt" --out "$t/x.gguf" $shape --steps 1 --method lora >/dev/null 2>"$t/e.txt"
+[ $? = 2 ] && grep -q "needs --base" "$t/e.txt" || fail "--method lora without --base not refused"
 OMPI_COMM_WORLD_SIZE=2 "$bin" train --data "$t/c.txt" --out "$t/x.gguf" $shape --steps 1 >/dev/null 2>"$t/e.txt"
 [ $? = 2 ] && grep -q "mpirun" "$t/e.txt" || fail "multi-rank mpirun not refused"
 "$bin" train --data "$t/c.txt" --out "$t/x.gguf" $shape --steps 1 --schedule cyclic >/dev/null 2>&1
 [ $? = 2 ] || fail "unknown schedule accepted"
+# --base: full fine-tuning of a GGUF; the shape and tokenizer options are refused with it
+base=${3:-}/models/stories260K.gguf
+if [ -r "$base" ]; then
+  printf 'Max the dog ran to the park with his red ball and played all day long.\n\n' > "$t/ft.txt"
+  printf 'Max the dog ran to the park with his red ball and played all day long.\n' >> "$t/ft.txt"
+  "$bin" train --base "$base" --data "$t/ft.txt" --out "$t/ft.gguf" --steps 10 --batch 1 --seq 16 --lr 1e-3 \
+    --val-split 50 --threads 2 >"$t/out.txt" 2>"$t/e.txt" || { cat "$t/e.txt"; fail "--base run"; }
+  grep -q "ft.gguf: llama" "$t/out.txt" || fail "--base: no summary line"
+  "$bin" inspect "$base" | grep -E "^(name:| +(model|vocab size|bos|eos|unk) )" > "$t/k1.txt"
+  "$bin" inspect "$t/ft.gguf" | grep -E "^(name:| +(model|vocab size|bos|eos|unk) )" > "$t/k2.txt"
+  [ -s "$t/k1.txt" ] && cmp -s "$t/k1.txt" "$t/k2.txt" || fail "--base: the output lost the base's metadata"
+  "$bin" generate -m "$t/ft.gguf" -p "Max the dog" -n 4 --temp 0 >/dev/null 2>&1 || fail "--base output does not load"
+  "$bin" train --base "$base" --data "$t/ft.txt" --out "$t/x.gguf" --steps 1 --dim 64 >/dev/null 2>"$t/e.txt"
+  [ $? = 2 ] && grep -q "cannot be combined with --base" "$t/e.txt" || fail "--base with --dim not refused"
+  "$bin" train --base "${3}/models/quant/stories260K-Q4_0.gguf" --data "$t/ft.txt" --out "$t/x.gguf" --steps 1 \
+    >/dev/null 2>"$t/e.txt"
+  [ $? = 1 ] && grep -q "QLoRA" "$t/e.txt" || { cat "$t/e.txt"; fail "quantised base not refused"; }
+  # --method lora: adapters on the base, the merged model at --out
+  "$bin" train --base "$base" --method lora --lora-rank 4 --lora-alpha 8 --lora-targets q,v,gate \
+    --data "$t/ft.txt" --out "$t/lo.gguf" --steps 10 --batch 1 --seq 16 --lr 3e-3 --val-split 50 --threads 2 \
+    --adapter-out "$t/ad.gguf" >"$t/out.txt" 2>"$t/e.txt" || { cat "$t/e.txt"; fail "--method lora run"; }
+  "$bin" inspect "$t/ad.gguf" > "$t/ad.txt" 2>&1 || fail "the adapter is not a readable GGUF"
+  grep -q "blk.0.attn_q.weight.lora_a" "$t/ad.txt" && grep -q "blk.4.ffn_gate.weight.lora_b" "$t/ad.txt" ||
+    fail "the adapter lacks its tensors"
+  grep -q "attn_k.weight.lora_a" "$t/ad.txt" && fail "the adapter has a tensor of a target not chosen"
+  grep -q "LoRA rank 4 alpha 8, [0-9]* trainable params" "$t/out.txt" || { cat "$t/out.txt"; fail "LoRA summary"; }
+  "$bin" generate -m "$t/lo.gguf" -p "Max the dog" -n 4 --temp 0 >/dev/null 2>&1 || fail "LoRA output does not load"
+  # LoRA checkpoints hold the adapters; resuming gives the same merged bytes
+  lo="--base $base --method lora --lora-rank 4 --data $t/ft.txt --steps 10 --batch 1 --seq 16 --val-split 50 --threads 2"
+  # shellcheck disable=SC2086
+  "$bin" train $lo --out "$t/l1.gguf" --checkpoint-every 5 --checkpoint "$t/l1.ckpt" >/dev/null 2>&1 || fail "LoRA ckpt run"
+  # shellcheck disable=SC2086
+  "$bin" train $lo --out "$t/l2.gguf" --resume "$t/l1.ckpt" >/dev/null 2>&1 || fail "LoRA resume"
+  cmp -s "$t/l1.gguf" "$t/l2.gguf" || fail "resumed LoRA run's GGUF differs"
+  # shellcheck disable=SC2086
+  "$bin" train $lo --lora-alpha 4 --out "$t/l3.gguf" --resume "$t/l1.ckpt" >/dev/null 2>"$t/e.txt"
+  [ $? = 1 ] && grep -q "lora-alpha" "$t/e.txt" || fail "LoRA resume with another alpha not refused"
+  for opt in "--lora-dropout 0.1" "--lora-targets q,x" "--lora-rank 0"; do
+    # shellcheck disable=SC2086
+    "$bin" train --base "$base" --method lora $opt --data "$t/ft.txt" --out "$t/x.gguf" --steps 1 >/dev/null 2>&1
+    [ $? = 2 ] || fail "--method lora $opt not refused"
+  done
+fi
 # bad data names its line
 printf 'good line\nbad \377 byte\n' > "$t/bad.txt"
 "$bin" train --data "$t/bad.txt" --out "$t/x.gguf" $shape --steps 1 >/dev/null 2>"$t/e.txt"
