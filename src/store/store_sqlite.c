@@ -78,7 +78,15 @@ lo_status lo_store__sqlite_open(const char *path, lo_store *s) {
     sqlite3_busy_timeout(db, 5000);
     /* journal_mode=WAL reads the file header: this is where "not a database" shows up. */
     const char *setup = memory ? "PRAGMA foreign_keys = ON" : "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL";
-    rc = sqlite3_exec(db, setup, NULL, NULL, NULL);
+    /* Switching a fresh file to WAL takes an exclusive lock, and SQLite answers BUSY there
+     * without consulting the busy handler when another connection is doing the same (seen
+     * with four connections opening one new store at once): retry for the busy timeout. */
+    for (int attempt = 0;; attempt++) {
+        rc = sqlite3_exec(db, setup, NULL, NULL, NULL);
+        int primary = rc & 0xff;
+        if ((primary != SQLITE_BUSY && primary != SQLITE_LOCKED) || attempt >= 500) break;
+        sqlite3_sleep(10);
+    }
     if (rc != SQLITE_OK) return from_rc(s, rc, "open");
     return LO_OK;
 }
