@@ -26,6 +26,7 @@ bool lo_cli_parse_int(const char *s, long long lo, long long hi, long long *out)
 int lo_cmd_inspect(int argc, char **argv);
 int lo_cmd_tokenize(int argc, char **argv);
 int lo_cmd_detokenize(int argc, char **argv);
+int lo_cmd_tokenizer(int argc, char **argv);
 int lo_cmd_chat_template(int argc, char **argv);
 int lo_cmd_generate(int argc, char **argv);
 int lo_cmd_perplexity(int argc, char **argv);

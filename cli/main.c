@@ -27,6 +27,18 @@ static const lo_cli_command commands[] = {
      "  -m FILE.gguf  the model or vocab file whose tokenizer to use\n"
      "  --special     render control tokens' text (e.g. <s>) instead of dropping it\n",
      lo_cmd_detokenize},
+    {"tokenizer", "train --vocab N CORPUS OUT.gguf [--min-frequency F] [--special TOKEN ...]",
+     "learn a byte-level BPE vocabulary (GPT-2 style) from a text file into a tokenizer-only GGUF",
+     "  --vocab N            the vocabulary size: 256 byte tokens + merges + special tokens\n"
+     "  --min-frequency F    never merge a pair seen fewer than F times (default 2); the vocab is\n"
+     "                       then smaller than N, and a note says so\n"
+     "  --special TOKEN ...  more special (control) tokens after <|endoftext|>, which is always\n"
+     "                       there and is BOS and EOS; takes every argument up to the next\n"
+     "                       option, so give it after CORPUS and OUT.gguf\n"
+     "The words come from the \"gpt-2\" pre-tokenizer regex, as encoding uses them; ties between\n"
+     "equally frequent pairs go to the lexicographically smaller one. The output is written\n"
+     "atomically and is the same bytes for the same input.\n",
+     lo_cmd_tokenizer},
     {"chat-template", "-m FILE.gguf [--template NAME | --template-file FILE] [--json-messages FILE|-] [--no-assistant] [--family] [--ids]",
      "print the prompt a chat conversation becomes for a model (llama.cpp's built-in templates)",
      "  -m FILE.gguf       the model; its tokenizer.chat_template picks the family (none: chatml)\n"

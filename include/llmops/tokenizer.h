@@ -69,6 +69,36 @@ lo_token_type lo_tokenizer_token_type(const lo_tokenizer *t, int32_t id);
 /* Id of an exact vocab string or -1. */
 int32_t lo_tokenizer_find(const lo_tokenizer *t, const char *text, size_t len);
 
+/* ---- training a byte-level BPE vocabulary (bpe_train.c) ---------------------------- */
+
+/* GPT-2 style: the 256 byte symbols (as GPT-2's printable unicode images, ids 0..255 in
+ * byte order), words from the "gpt-2" regex pre-tokenizer (the one encoding uses), merges
+ * learned greedily by pair count over the word counts (ties: the lexicographically
+ * smaller left, then right, token text), then the special tokens (CONTROL), the first
+ * being <|endoftext|> (BOS and EOS). Occurrences of a special token in the corpus are cut
+ * out before pre-tokenizing. */
+typedef struct lo_bpe_train_opts {
+    int32_t vocab_size;          /* total, bytes and special tokens included; >= 256 + specials */
+    int64_t min_frequency;       /* a pair seen fewer times is never merged (0 = default 2) */
+    const char *const *special;  /* extra special tokens after <|endoftext|> (duplicates ignored) */
+    int32_t n_special;
+} lo_bpe_train_opts;
+
+typedef struct lo_bpe_train_stats {
+    int32_t n_vocab;    /* may be below vocab_size when no pair reaches min_frequency */
+    int32_t n_merges;
+    int64_t n_words;    /* pre-tokenised words in the corpus */
+    int64_t n_unique;   /* distinct words */
+} lo_bpe_train_stats;
+
+/* Learns a vocabulary from text and adds the tokenizer.* keys (plus general.architecture
+ * "llama" and general.name) to w. stats may be NULL. */
+lo_status lo_bpe_train(const char *text, size_t len, const lo_bpe_train_opts *o, lo_gguf_writer *w,
+                       lo_bpe_train_stats *stats);
+/* Reads corpus_path, trains, and writes a tokenizer-only GGUF (no tensors) atomically. */
+lo_status lo_bpe_train_file(const char *corpus_path, const char *out_path, const lo_bpe_train_opts *o,
+                            lo_bpe_train_stats *stats);
+
 /* ---- chat templates (chat.c) ------------------------------------------------------ */
 
 /* llama.cpp's built-in chat template families (llama-chat.cpp). A family is picked from

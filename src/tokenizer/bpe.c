@@ -46,6 +46,8 @@ static inline size_t byte_enc(uint8_t b, char out[2]) {
     return 2;
 }
 
+size_t lo_bpe_byte_image(uint8_t b, char out[2]) { return byte_enc(b, out); }
+
 lo_status lo_bpe_decode_token(const char *text, size_t len, char **buf, size_t *blen, size_t *cap) {
     if (len > SIZE_MAX - *blen - 1) return lo_error(LO_ERR_RANGE, NULL, "token text too large");
     size_t need = *blen + len + 1; /* decoding never grows the text */

@@ -43,7 +43,9 @@ lo_status lo_wpm_encode(const lo_tokenizer *t, const char *text, size_t len, lo_
 lo_status lo_bpe_init(lo_tokenizer *t, const lo_gguf *g); /* merges + pre-tokenizer */
 void lo_bpe_free(lo_bpe *b);
 lo_status lo_bpe_encode(const lo_tokenizer *t, const char *text, size_t len, lo_tokens *out);
-/* GPT-2 byte<->unicode mapping used by byte-level BPE vocabularies. */
+/* GPT-2 byte<->unicode mapping used by byte-level BPE vocabularies: the UTF-8 of byte
+ * b's image (1 or 2 bytes) in out. */
+size_t lo_bpe_byte_image(uint8_t b, char out[2]);
 /* Appends the raw bytes a byte-level BPE token text stands for. */
 lo_status lo_bpe_decode_token(const char *text, size_t len, char **buf, size_t *blen, size_t *cap);
 
