@@ -2,6 +2,9 @@
  * taken from a GGUF, or fine-tunes a llama GGUF base (--base, full fine-tuning)
  * (lo_train_run), and writes a llama GGUF; a one-line progress bar and
  * validation loss/perplexity on stderr; checkpoints every N steps and at SIGINT, --resume.
+ * Text or JSONL data (--format, --strict, --chat-template). With --store (or
+ * $LLMOPS_STORE) the run is recorded: dataset version, params, base, train/val loss per
+ * evaluation, the output as artifact and, with --register, as a model version.
  * Methods not built yet are refused by name. */
 #include <math.h>
 #include <signal.h>
@@ -53,6 +56,12 @@ enum {
     O_LORA_TARGETS,
     O_LORA_DROPOUT,
     O_ADAPTER_OUT,
+    O_FORMAT,
+    O_STRICT,
+    O_CHAT_TEMPLATE,
+    O_STORE,
+    O_REGISTER,
+    O_DATASET,
     O_COUNT
 };
 
@@ -60,6 +69,9 @@ typedef struct progress_ui {
     bool tty;
     int64_t every; /* non-tty: a line every this many steps */
     bool drawn;
+    lo_store *store; /* with a store: the run's metrics */
+    int64_t run_id;
+    lo_status metric_err;
 } progress_ui;
 
 static void fmt_eta(double s, char *buf, size_t n) {
@@ -73,8 +85,18 @@ static void fmt_eta(double s, char *buf, size_t n) {
         snprintf(buf, n, "%.0fs", s);
 }
 
+/* One metric point of the run; the first failure is kept and reported after the run. */
+static void log_metric(progress_ui *ui, int64_t step, const char *name, double v) {
+    if (!ui->store || ui->metric_err || !isfinite(v)) return;
+    ui->metric_err = lo_ops_run_log_metric(ui->store, ui->run_id, step, name, v);
+}
+
 static void on_report(void *ud, const lo_train_report *r) {
     progress_ui *ui = ud;
+    if (r->has_val) { /* per evaluation: the step's training loss and the validation loss */
+        if (r->step > 0) log_metric(ui, r->step, "train_loss", r->loss);
+        log_metric(ui, r->step, "val_loss", r->val_loss);
+    }
     if (r->step > 0 && (ui->tty || r->step % ui->every == 0 || r->step == r->total_steps)) {
         char eta[32];
         fmt_eta(r->eta_sec, eta, sizeof eta);
@@ -112,6 +134,60 @@ static bool get_num(const lo_cli_opt *o, double lo, double hi, double *out) {
     return true;
 }
 
+/* The dataset name for --data FILE without --dataset: the file's base name without its
+ * extension, characters a name cannot hold replaced by '-'. */
+static void dataset_name(const char *path, char out[LO_OPS_NAME_MAX + 1]) {
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    size_t n = strcspn(b, ".");
+    if (n == 0) n = strlen(b);
+    if (n > LO_OPS_NAME_MAX) n = LO_OPS_NAME_MAX;
+    for (size_t i = 0; i < n; i++) {
+        const char c = b[i];
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                        (i > 0 && (c == '.' || c == '_' || c == '-'));
+        out[i] = ok ? c : (i ? '-' : 'd');
+    }
+    out[n] = 0;
+    if (!n) snprintf(out, LO_OPS_NAME_MAX + 1, "train-data");
+}
+
+typedef struct find_sha {
+    const char *sha;
+    char ref[LO_OPS_NAME_MAX + 32];
+} find_sha;
+static void on_model(void *ctx, const lo_ops_model *m) {
+    find_sha *f = ctx;
+    if (!f->ref[0] && strcmp(m->sha256, f->sha) == 0) snprintf(f->ref, sizeof f->ref, "%s@%s", m->name, m->version);
+}
+
+/* Opens the store and starts the run: the data file as a dataset version, the base as
+ * its registered model version when its bytes are registered, the params as JSON. */
+static lo_status record_start(const char *url, const lo_train_run_params *p, const char *ds_name, json_t *params,
+                              lo_store **st, int64_t *run_id, char base_ref[LO_OPS_NAME_MAX + 32]) {
+    base_ref[0] = 0;
+    lo_status s = lo_store_open(url, st);
+    if (s) return s;
+    lo_ops_dataset d;
+    bool existed;
+    if ((s = lo_ops_dataset_add(*st, ds_name, p->data_path, &d, &existed))) return s;
+    if (p->base_path) {
+        find_sha f = {0};
+        char hex[65];
+        if ((s = lo_sha256_file_hex(p->base_path, hex))) return s;
+        f.sha = hex;
+        if ((s = lo_ops_model_list(*st, NULL, on_model, &f))) return s;
+        snprintf(base_ref, LO_OPS_NAME_MAX + 32, "%s", f.ref);
+    }
+    char ds_ref[LO_OPS_NAME_MAX + 80];
+    snprintf(ds_ref, sizeof ds_ref, "%s@%s", d.name, d.version);
+    char *pj = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!pj) return LO_ERR_NOMEM;
+    s = lo_ops_run_create(*st, "train", pj, ds_ref, base_ref[0] ? base_ref : NULL, run_id);
+    free(pj);
+    return s;
+}
+
 int lo_cmd_train(int argc, char **argv) {
     const char *cmd = argv[0];
     lo_cli_opt o[O_COUNT] = {
@@ -119,6 +195,12 @@ int lo_cmd_train(int argc, char **argv) {
         [O_VAL] = {"--val", true},
         [O_VAL_SPLIT] = {"--val-split", true},
         [O_DOCS] = {"--docs", true},
+        [O_FORMAT] = {"--format", true},
+        [O_STRICT] = {"--strict", false},
+        [O_CHAT_TEMPLATE] = {"--chat-template", true},
+        [O_STORE] = {"--store", true},
+        [O_REGISTER] = {"--register", true},
+        [O_DATASET] = {"--dataset", true},
         [O_OUT] = {"--out", true},
         [O_TOKENIZER] = {"--tokenizer", true},
         [O_ARCH] = {"--arch", true},
@@ -267,6 +349,16 @@ int lo_cmd_train(int argc, char **argv) {
         else
             return lo_cli_usage_error(cmd, "--docs must be blank or line, not '%s'", o[O_DOCS].value);
     }
+    if (o[O_FORMAT].set) {
+        if (!strcmp(o[O_FORMAT].value, "text"))
+            p.format = LO_DATA_TEXT;
+        else if (!strcmp(o[O_FORMAT].value, "jsonl"))
+            p.format = LO_DATA_JSONL;
+        else
+            return lo_cli_usage_error(cmd, "--format must be text or jsonl, not '%s'", o[O_FORMAT].value);
+    }
+    p.strict = o[O_STRICT].set;
+    p.chat_template = o[O_CHAT_TEMPLATE].set ? o[O_CHAT_TEMPLATE].value : NULL;
     if (kv < 0) kv = heads;
     if (ff < 0) ff = (8 * dim / 3 + 31) / 32 * 32; /* llama's 8/3·dim, rounded up to 32 */
     if (seq < 0) seq = base ? 0 : ctx;             /* 0: the run takes the base's context, at most 256 */
@@ -318,15 +410,90 @@ int lo_cmd_train(int argc, char **argv) {
     progress_ui ui = {.tty = isatty(2) != 0, .every = steps > 20 ? steps / 20 : 1};
     if (!steps) ui.every = 10;
     p.report = on_report, p.report_ud = &ui;
+    /* The run record: --store URL or $LLMOPS_STORE; without either nothing is recorded. */
+    const char *store_url = o[O_STORE].set ? o[O_STORE].value : getenv("LLMOPS_STORE");
+    if (store_url && !*store_url) store_url = NULL;
+    char ds_name[LO_OPS_NAME_MAX + 1], base_ref[LO_OPS_NAME_MAX + 32] = "";
+    if (o[O_DATASET].set) {
+        if (lo_ops_check_name("--dataset", o[O_DATASET].value)) return lo_cli_fail(cmd, LO_ERR_INVALID);
+        snprintf(ds_name, sizeof ds_name, "%s", o[O_DATASET].value);
+    } else {
+        dataset_name(p.data_path, ds_name);
+    }
+    if (o[O_REGISTER].set && lo_ops_check_name("--register", o[O_REGISTER].value))
+        return lo_cli_fail(cmd, LO_ERR_INVALID);
+    if (store_url) {
+        json_t *pj =
+            json_pack("{s:s, s:s, s:I, s:f, s:i, s:i, s:i, s:f, s:f, s:i, s:s, s:f, s:f, s:I, s:i, s:I, s:I}", "method",
+                      lora ? "lora" : "full", "out", p.out_path, "steps", (json_int_t)steps, "epochs", epochs, "batch",
+                      (int)batch, "seq", (int)seq, "grad_accum", (int)accum, "lr", lr, "min_lr", min_lr, "warmup",
+                      (int)warmup, "schedule", lo_lr_schedule_name((lo_lr_schedule)sched), "weight_decay", wd,
+                      "grad_clip", clip, "seed", (json_int_t)seed, "threads", (int)threads, "eval_every",
+                      (json_int_t)eval_every, "eval_batches", (json_int_t)eval_batches);
+        if (!pj) return lo_cli_fail(cmd, LO_ERR_NOMEM);
+        json_object_set_new(pj, "data", json_string(p.data_path));
+        json_object_set_new(pj, "format",
+                            json_string(p.format == LO_DATA_JSONL  ? "jsonl"
+                                        : p.format == LO_DATA_TEXT ? "text"
+                                                                   : "auto"));
+        if (p.val_path) json_object_set_new(pj, "val", json_string(p.val_path));
+        if (base) json_object_set_new(pj, "base", json_string(p.base_path));
+        if (!base) {
+            json_object_set_new(pj, "tokenizer", json_string(p.tokenizer_path));
+            json_object_set_new(pj, "model",
+                                json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:b}", "dim", (int)dim, "layers", (int)layers,
+                                          "heads", (int)heads, "kv_heads", (int)kv, "ff", (int)ff, "ctx", (int)ctx,
+                                          "tied", (int)o[O_TIED].set));
+        }
+        if (lora)
+            json_object_set_new(pj, "lora",
+                                json_pack("{s:i, s:f, s:s}", "rank", (int)lora_rank, "alpha", lora_alpha, "targets",
+                                          o[O_LORA_TARGETS].set ? o[O_LORA_TARGETS].value : "q,v"));
+        lo_status rs = record_start(store_url, &p, ds_name, pj, &ui.store, &ui.run_id, base_ref);
+        json_decref(pj);
+        if (rs) {
+            lo_store_close(ui.store);
+            return lo_cli_fail(cmd, rs);
+        }
+    } else if (o[O_REGISTER].set) {
+        return lo_cli_usage_error(cmd, "--register needs a store: give --store URL or set LLMOPS_STORE");
+    }
     lo_train_result res;
     lo_status s = lo_train_run(&p, &res);
     if (ui.drawn) fputc('\n', stderr);
+    if (ui.store) {
+        lo_status rs = ui.metric_err;
+        if (!s && !res.interrupted) {
+            if (!rs) rs = lo_ops_run_add_artifact(ui.store, ui.run_id, p.out_path);
+            if (!rs && p.adapter_path) rs = lo_ops_run_add_artifact(ui.store, ui.run_id, p.adapter_path);
+            if (!rs && o[O_REGISTER].set) {
+                lo_ops_model m;
+                bool existed;
+                rs = lo_ops_model_register(ui.store, o[O_REGISTER].value, p.out_path, ui.run_id,
+                                           base_ref[0] ? base_ref : NULL, &m, &existed);
+                if (!rs)
+                    printf("registered %s@%s (run %lld%s%s)\n", m.name, m.version, (long long)ui.run_id,
+                           base_ref[0] ? ", base " : "", base_ref);
+            }
+        }
+        lo_status ss = lo_ops_run_set_status(ui.store, ui.run_id,
+                                             s || rs           ? "failed"
+                                             : res.interrupted ? "canceled"
+                                                               : "succeeded");
+        if (!rs) rs = ss;
+        if (!s && !rs) fprintf(stderr, "llmops train: recorded as run %lld\n", (long long)ui.run_id);
+        lo_store_close(ui.store);
+        if (!s && rs) return lo_cli_fail(cmd, rs);
+    }
     if (s) return lo_cli_fail(cmd, s);
     if (res.interrupted) {
         fprintf(stderr, "llmops train: interrupted after step %lld; checkpoint %s (continue with --resume %s)\n",
                 (long long)res.steps, p.checkpoint_path, p.checkpoint_path);
         return LO_EXIT_FAIL;
     }
+    if (res.n_skipped)
+        fprintf(stderr, "llmops train: %lld bad JSONL line(s) skipped (named above; --strict rejects them)\n",
+                (long long)res.n_skipped);
     if (lora)
         printf("%s: LoRA rank %d alpha %g, %lld trainable params, merged into the output%s%s\n", p.out_path,
                lora_cfg.rank, lora_cfg.alpha, (long long)res.n_trainable, p.adapter_path ? "; adapter " : "",

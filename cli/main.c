@@ -115,11 +115,21 @@ static const lo_cli_command commands[] = {
      "  --experts-used K  experts per token (default 2)\n"
      "  --sliding-window W  write llama.attention.sliding_window = W\n",
      lo_cmd_gen_model},
-    {"train", "--data FILE [--val FILE | --val-split PCT] --out OUT.gguf (--base BASE.gguf | --tokenizer TOK.gguf [--arch llama] --dim D --layers L --heads H [--kv-heads K] [--ff F] [--ctx N] [--tied]) (--steps N | --epochs N) [--batch B] [--seq T] [--lr LR] [--min-lr LR] [--warmup N] [--schedule cosine|linear|constant] [--grad-clip C] [--grad-accum K] [--weight-decay W] [--seed S] [--threads N] [--eval-every N] [--eval-batches N] [--docs blank|line] [--checkpoint FILE] [--checkpoint-every N] [--resume FILE] [--name NAME] [--method full|lora [--lora-rank R] [--lora-alpha A] [--lora-targets LIST] [--lora-dropout 0] [--adapter-out FILE]]",
-     "train a llama model from scratch, or fine-tune a llama GGUF, on a text file and write it as a GGUF",
+    {"train", "--data FILE [--val FILE | --val-split PCT] --out OUT.gguf (--base BASE.gguf | --tokenizer TOK.gguf [--arch llama] --dim D --layers L --heads H [--kv-heads K] [--ff F] [--ctx N] [--tied]) (--steps N | --epochs N) [--batch B] [--seq T] [--lr LR] [--min-lr LR] [--warmup N] [--schedule cosine|linear|constant] [--grad-clip C] [--grad-accum K] [--weight-decay W] [--seed S] [--threads N] [--eval-every N] [--eval-batches N] [--docs blank|line] [--format text|jsonl] [--strict] [--chat-template NAME] [--store URL [--register NAME] [--dataset NAME]] [--checkpoint FILE] [--checkpoint-every N] [--resume FILE] [--name NAME] [--method full|lora [--lora-rank R] [--lora-alpha A] [--lora-targets LIST] [--lora-dropout 0] [--adapter-out FILE]]",
+     "train a llama model from scratch, or fine-tune a llama GGUF, on a text or JSONL file and write it as a GGUF",
      "  --data FILE    UTF-8 text; documents separated by blank lines (--docs line: one per line),\n"
      "                 packed into --seq windows with EOS after each document (BOS before, if the\n"
      "                 tokenizer adds one)\n"
+     "  --format text|jsonl  the data's format (default: JSONL when the first non-blank line\n"
+     "                 starts with '{'). JSONL lines: {\"messages\":[{\"role\":\"system|user|assistant\",\n"
+     "                 \"content\":...}]} rendered with the chat template (loss on the assistant\n"
+     "                 messages only) or {\"prompt\":...,\"completion\":...} (loss on the completion);\n"
+     "                 each sample [BOS] tokens EOS must fit --seq + 1 tokens; samples are packed\n"
+     "                 like documents, the loss masked to those tokens\n"
+     "  --chat-template NAME  chat family for JSONL messages (default: the tokenizer's\n"
+     "                 tokenizer.chat_template, chatml without one)\n"
+     "  --strict       a bad JSONL line (invalid JSON, unknown role, missing field, too long)\n"
+     "                 fails the run; without it the line is reported as file:line and skipped\n"
      "  --val FILE     validation text (default: the last --val-split percent of the documents, 10)\n"
      "  --base F       fine-tune this llama GGUF (F32, F16 or BF16 tensors; quantised bases are\n"
      "                 refused): its shape, weights and tokenizer; the output keeps its metadata.\n"
@@ -149,6 +159,13 @@ static const lo_cli_command commands[] = {
      "                 from q,k,v,o,gate,up,down (q,v); --lora-dropout only 0\n"
      "  --adapter-out F  with --method lora, also write the adapter alone as a llama.cpp LoRA\n"
      "                 GGUF (llama.cpp: -m BASE --lora F)\n"
+     "  --store URL    record the run (default $LLMOPS_STORE; without either nothing is recorded):\n"
+     "                 a run of kind train with the options as params, --data as a version of\n"
+     "                 dataset --dataset NAME (default the file's base name), the base's model\n"
+     "                 version when --base's bytes are registered, train_loss and val_loss at\n"
+     "                 each evaluation, the output (and --adapter-out) as artifacts\n"
+     "  --register NAME  with a store, register the output as the next version of model NAME\n"
+     "                 with the run and the base as its lineage\n"
      "  Not available yet (refused): --method qlora, --lora-dropout > 0, mpirun\n",
      lo_cmd_train},
     {"bench", "-m FILE [-p 128] [-n 64] [-t 2] [-r 5] [--json]",

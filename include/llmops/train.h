@@ -2,7 +2,8 @@
  * GGUF base: all weights or LoRA adapters) — parameters and their
  * gradients, the forward and hand-written backward pass over a batch of sequences,
  * cross-entropy with a per-token mask, AdamW with warmup + constant/linear/cosine
- * schedules, clipping by global norm, a packed plain-text data loader and GGUF output. */
+ * schedules, clipping by global norm, a packed data loader (plain text; JSONL chat or
+ * prompt/completion with loss masks) and GGUF output. */
 #ifndef LLMOPS_TRAIN_H
 #define LLMOPS_TRAIN_H
 
@@ -150,7 +151,7 @@ typedef struct lo_train_step_info {
 } lo_train_step_info;
 void lo_trainer_step(lo_trainer *t, int64_t step, lo_train_step_info *info);
 
-/* ---- data: plain text packed into sequences (data.c) ------------------------------- */
+/* ---- data: plain text or JSONL samples packed into sequences (data.c) -------------- */
 
 typedef enum lo_doc_split { LO_DOCS_BLANK_LINE = 0, LO_DOCS_LINE = 1 } lo_doc_split;
 
@@ -162,11 +163,36 @@ typedef struct lo_train_data {
     int64_t n_ids;
     int64_t n_docs;
     int64_t *doc_start; /* n_docs + 1 offsets into ids */
+    uint8_t *loss;      /* NULL: every target counts (text); else n_ids flags, loss[j] != 0
+                         * when predicting ids[j] counts (JSONL: assistant / completion
+                         * tokens and the EOS after them) */
 } lo_train_data;
+
+/* The data file's format: AUTO looks at the first non-blank line (JSONL when it starts
+ * with '{'). JSONL lines are {"messages":[{"role","content"}...]} (OpenAI's fine-tuning
+ * chat format, rendered with a chat template) or {"prompt","completion"}. */
+typedef enum lo_data_format { LO_DATA_AUTO = 0, LO_DATA_TEXT = 1, LO_DATA_JSONL = 2 } lo_data_format;
+typedef struct lo_train_data_opts {
+    lo_doc_split split; /* text only */
+    lo_data_format format;
+    bool strict;               /* a bad JSONL line fails the load instead of being reported and skipped */
+    int32_t max_tokens;        /* JSONL: a sample longer than this many tokens is bad (0 = no limit) */
+    const char *chat_template; /* a family name (lo_chat_template_by_name); NULL: the
+                                * tokenizer's tokenizer.chat_template, chatml without one */
+    int64_t n_skipped;         /* out: bad JSONL lines skipped */
+} lo_train_data_opts;
 
 /* Reads and tokenizes a UTF-8 text file (documents separated by blank lines, or one per
  * line). A NUL byte or invalid UTF-8 is rejected with its line number. */
 lo_status lo_train_data_load(const lo_tokenizer *tok, const char *path, lo_doc_split split, lo_train_data *out);
+/* The same for text, and JSONL: each sample is [BOS if the tokenizer adds one] tokens EOS,
+ * packed like text documents, with loss flags only on the assistant messages' content and
+ * end (chat: the template's assistant header is not counted) or on the completion, and on
+ * the EOS after a final assistant message / completion. A bad line (invalid JSON, unknown
+ * role, missing field, sample over max_tokens) is logged as a warning naming file:line and
+ * skipped (counted in opts->n_skipped), or with strict fails the load naming it. */
+lo_status lo_train_data_load_ex(const lo_tokenizer *tok, const char *path, lo_train_data_opts *opts,
+                                lo_train_data *out);
 /* Moves the last `fraction` of the documents (at least one) of d into val. */
 lo_status lo_train_data_split(lo_train_data *d, double fraction, lo_train_data *val);
 void lo_train_data_free(lo_train_data *d);
@@ -209,6 +235,9 @@ typedef struct lo_train_run_params {
     const char *data_path, *val_path; /* val_path NULL: the last val_fraction of the documents */
     double val_fraction;              /* 0 = 0.1 */
     lo_doc_split doc_split;
+    lo_data_format format;      /* AUTO: from the first non-blank line */
+    bool strict;                /* bad JSONL lines fail the run instead of being skipped */
+    const char *chat_template;  /* JSONL chat: a family name; NULL: the tokenizer's, else chatml */
     const char *tokenizer_path; /* a GGUF with tokenizer.* metadata (NULL with base_path) */
     const char *base_path;      /* fine-tune this llama GGUF (lo_train_model_load_gguf): its
                                  * config, weights, tokenizer and metadata; model is then
@@ -244,6 +273,7 @@ typedef struct lo_train_result {
     int64_t n_trainable; /* n_params, or the adapters' under LoRA */
     double first_val_loss, last_val_loss, last_loss, tokens_per_sec, seconds;
     int64_t start_step; /* > 0 when resumed */
+    int64_t n_skipped;  /* bad JSONL lines skipped (training and validation files) */
     bool interrupted;   /* *stop was set: a checkpoint was written, no GGUF */
 } lo_train_result;
 

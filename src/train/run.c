@@ -199,14 +199,23 @@ lo_status lo_train_run(const lo_train_run_params *p, lo_train_result *res) {
         run_free(&r);
         return s;
     }
-    s = lo_train_data_load(r.tok, p->data_path, p->doc_split, &r.train);
+    lo_train_config mc = r.m ? r.m->c : p->model;
+    lo_train_params tp = p->train;
+    if (tp.seq == 0) tp.seq = mc.n_ctx < 256 ? mc.n_ctx : 256;
+    /* JSONL: a sample must fit one training window (T + 1 tokens). */
+    lo_train_data_opts dop = {.split = p->doc_split,
+                              .format = p->format,
+                              .strict = p->strict,
+                              .max_tokens = tp.seq > 0 ? tp.seq + 1 : 0,
+                              .chat_template = p->chat_template};
+    s = lo_train_data_load_ex(r.tok, p->data_path, &dop, &r.train);
     if (!s) {
         if (p->val_path)
-            s = lo_train_data_load(r.tok, p->val_path, p->doc_split, &r.val);
+            s = lo_train_data_load_ex(r.tok, p->val_path, &dop, &r.val);
         else
             s = lo_train_data_split(&r.train, p->val_fraction > 0 ? p->val_fraction : 0.1, &r.val);
     }
-    lo_train_config mc = r.m ? r.m->c : p->model;
+    res->n_skipped = dop.n_skipped;
     if (!s) {
         const int32_t nv = lo_tokenizer_n_vocab(r.tok);
         if (mc.n_vocab && mc.n_vocab != nv)
@@ -214,8 +223,6 @@ lo_status lo_train_run(const lo_train_run_params *p, lo_train_result *res) {
                          "train: vocab %d differs from the tokenizer's %d", mc.n_vocab, nv);
         mc.n_vocab = nv;
     }
-    lo_train_params tp = p->train;
-    if (tp.seq == 0) tp.seq = mc.n_ctx < 256 ? mc.n_ctx : 256;
     const int32_t B = tp.batch, T = tp.seq, K = tp.grad_accum > 0 ? tp.grad_accum : 1;
     tp.grad_accum = K;
     if (!s && (B < 1 || T < 1))

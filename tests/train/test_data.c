@@ -21,6 +21,165 @@ static const char *write_tmp(const char *name, const char *text, size_t n) {
     return p;
 }
 
+/* The tokens of the rendering text[0..len) tokenized whole (as a prompt is at inference)
+ * must be ids[0..k) after the BOS; ids[*n..k) get flag. */
+static void expect(const lo_tokenizer *tok, const char *text, size_t len, bool special, uint8_t flag, int32_t *ids,
+                   uint8_t *fl, int64_t *n) {
+    lo_tokens t = {0};
+    CHECK_OK(lo_tokenize(tok, text, len, false, special, &t));
+    const int64_t off = lo_tokenizer_add_bos(tok) ? 1 : 0;
+    CHECK(t.n + off >= *n);
+    for (int64_t i = 0; i < t.n && i + off < 4096; i++) {
+        if (i + off < *n) CHECK_INT_EQ(ids[i + off], t.ids[i]); /* a prefix of what came before */
+        ids[i + off] = t.ids[i];
+        if (i + off >= *n) fl[i + off] = flag;
+    }
+    if (t.n + off > *n) *n = t.n + off;
+    lo_tokens_free(&t);
+}
+
+/* JSONL: chat samples (chatml: the tokenizer has no template) with loss exactly on the
+ * assistant messages' tokens, prompt/completion with loss on the completion, bad lines
+ * skipped and counted or, with strict, rejected naming their line; the loader's mask is
+ * the flags of the targets. */
+#define LONG "a prompt far longer than the hundred tokens that the test allows a sample to hold, byte by byte"
+static void test_jsonl(const lo_tokenizer *tok) {
+    const int32_t bos = lo_tokenizer_bos(tok), eos = lo_tokenizer_eos(tok);
+    const char *chat = "{\"messages\":[{\"role\":\"system\",\"content\":\"Be brief.\"},"
+                       "{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":\"yo\"},"
+                       "{\"role\":\"user\",\"content\":\"and?\"},{\"role\":\"assistant\",\"content\":\"done\"}]}\n"
+                       "\n"
+                       "{\"prompt\":\"2+2=\",\"completion\":\"4\"}\n";
+    const char *pj = write_tmp("c.jsonl", chat, strlen(chat));
+    lo_train_data_opts op = {0};
+    lo_train_data d;
+    CHECK_OK(lo_train_data_load_ex(tok, pj, &op, &d)); /* detected from the first line */
+    CHECK_INT_EQ(d.n_docs, 2);
+    CHECK(d.loss != NULL);
+    CHECK_INT_EQ(op.n_skipped, 0);
+    /* Expected: render each prefix; an assistant message's tokens are what its rendering
+     * adds after the rendering with the assistant header. */
+    const lo_chat_message m[5] = {
+        {"system", "Be brief."}, {"user", "hi"}, {"assistant", "yo"}, {"user", "and?"}, {"assistant", "done"}};
+    char *h1 = NULL, *c1 = NULL, *h2 = NULL, *c2 = NULL;
+    size_t h1n, c1n, h2n, c2n;
+    CHECK_OK(lo_chat_render(LO_CHAT_CHATML, m, 2, true, &h1, &h1n));
+    CHECK_OK(lo_chat_render(LO_CHAT_CHATML, m, 3, false, &c1, &c1n));
+    CHECK_OK(lo_chat_render(LO_CHAT_CHATML, m, 4, true, &h2, &h2n));
+    CHECK_OK(lo_chat_render(LO_CHAT_CHATML, m, 5, false, &c2, &c2n));
+    static int32_t ids[4096];
+    static uint8_t fl[4096];
+    int64_t n = 0;
+    if (h1 && c1 && h2 && c2) {
+        CHECK(c1n == h1n + strlen("yo<|im_end|>\n") && !strcmp(c1 + h1n, "yo<|im_end|>\n"));
+        CHECK(c2n == h2n + strlen("done<|im_end|>\n") && !strcmp(c2 + h2n, "done<|im_end|>\n"));
+        if (lo_tokenizer_add_bos(tok)) ids[n] = bos, fl[n++] = 0;
+        expect(tok, h1, h1n, true, 0, ids, fl, &n); /* up to the first assistant header */
+        expect(tok, c1, c1n, true, 1, ids, fl, &n); /* through its content and end */
+        expect(tok, h2, h2n, true, 0, ids, fl, &n);
+        expect(tok, c2, c2n, true, 1, ids, fl, &n);
+        ids[n] = eos, fl[n++] = 1;
+        CHECK_INT_EQ(d.doc_start[1], n);
+        int64_t bad = -1, n_loss = 0;
+        for (int64_t j = 0; j < n && j < d.n_ids; j++) {
+            if ((d.ids[j] != ids[j] || d.loss[j] != fl[j]) && bad < 0) bad = j;
+            n_loss += d.loss[j];
+        }
+        CHECK_MSG(bad < 0, "token %lld differs", (long long)bad);
+        /* the counted tokens spell the assistant contents and ends, then EOS */
+        char *buf = NULL;
+        size_t bl = 0, bc = 0;
+        for (int64_t j = 0; j + 1 < n && j < d.n_ids; j++)
+            if (d.loss[j]) CHECK_OK(lo_token_to_piece(tok, d.ids[j], true, &buf, &bl, &bc));
+        CHECK_MSG(buf && !strcmp(buf, "yo<|im_end|>\ndone<|im_end|>\n"), "%s", buf ? buf : "(none)");
+        lo_free(buf);
+        CHECK(d.loss[n - 1] && d.ids[n - 1] == eos);
+        CHECK(n_loss > 2 && n_loss < n / 2);
+    }
+    lo_free(h1), lo_free(c1), lo_free(h2), lo_free(c2);
+    /* prompt/completion: BOS prompt (no loss) completion EOS (loss). */
+    n = 0;
+    if (lo_tokenizer_add_bos(tok)) ids[n] = bos, fl[n++] = 0;
+    expect(tok, "2+2=", 4, false, 0, ids, fl, &n);
+    expect(tok, "2+2=4", 5, false, 1, ids, fl, &n);
+    ids[n] = eos, fl[n++] = 1;
+    CHECK_INT_EQ(d.n_ids - d.doc_start[1], n);
+    for (int64_t j = 0; j < n && d.doc_start[1] + j < d.n_ids; j++) {
+        CHECK_INT_EQ(d.ids[d.doc_start[1] + j], ids[j]);
+        CHECK_INT_EQ(d.loss[d.doc_start[1] + j], fl[j]);
+    }
+    /* The loader's mask is the flag of each target. */
+    const int32_t T = 5;
+    lo_train_loader *l = NULL;
+    CHECK_OK(lo_train_loader_create(&d, 1, T, 1, false, &l));
+    for (int64_t w = 0; l && w < lo_train_data_n_windows(&d, T); w++) {
+        const int32_t *tk, *tg;
+        const uint8_t *mk;
+        lo_train_loader_next(l, &tk, &tg, &mk, NULL);
+        for (int i = 0; i < T; i++) {
+            CHECK_INT_EQ(tg[i], d.ids[w * T + i + 1]);
+            CHECK_INT_EQ(mk[i], d.loss[w * T + i + 1]);
+        }
+    }
+    lo_train_loader_free(l);
+    /* The split keeps the flags. */
+    lo_train_data v;
+    const int64_t p_start = d.doc_start[1];
+    CHECK_OK(lo_train_data_split(&d, 0.5, &v));
+    CHECK(v.loss && !memcmp(v.loss, fl, (size_t)v.n_ids));
+    CHECK_INT_EQ(d.n_ids, p_start);
+    lo_train_data_free(&v);
+    lo_train_data_free(&d);
+    /* Forced text: the same file is two plain documents, no flags. */
+    op = (lo_train_data_opts){.format = LO_DATA_TEXT};
+    CHECK_OK(lo_train_data_load_ex(tok, pj, &op, &d));
+    CHECK(d.loss == NULL);
+    lo_train_data_free(&d);
+
+    /* Bad lines: 2 invalid JSON, 4 unknown role, 5 no content, 6 missing completion,
+     * 7 not an object, 8 longer than max_tokens; skipped and counted, or strict fails on
+     * the first naming its line. */
+    const char *bad =
+        "{\"prompt\":\"a\",\"completion\":\"b\"}\n"
+        "{\"prompt\": \"unterminated\n"
+        "\n"
+        "{\"messages\":[{\"role\":\"wizard\",\"content\":\"x\"}]}\n"
+        "{\"messages\":[{\"role\":\"user\"}]}\n"
+        "{\"prompt\":\"a\"}\n"
+        "[1,2]\n"
+        "{\"prompt\":\"" LONG "\",\"completion\":\"b\"}\n"
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"q\"},{\"role\":\"assistant\",\"content\":\"a\"}]}\n";
+    const char *pb = write_tmp("bad.jsonl", bad, strlen(bad));
+    op = (lo_train_data_opts){.max_tokens = 100};
+    CHECK_OK(lo_train_data_load_ex(tok, pb, &op, &d));
+    CHECK_INT_EQ(op.n_skipped, 6);
+    CHECK_INT_EQ(d.n_docs, 2);
+    lo_train_data_free(&d);
+    op = (lo_train_data_opts){.max_tokens = 100, .strict = true};
+    CHECK(lo_train_data_load_ex(tok, pb, &op, &d) == LO_ERR_FORMAT);
+    CHECK_MSG(strstr(lo_error_message(), "bad.jsonl:2:") != NULL, "%s", lo_error_message());
+    /* strict on each bad line alone names that line */
+    const char *lines[] = {"{\"messages\":[{\"role\":\"wizard\",\"content\":\"x\"}]}",
+                           "{\"messages\":[{\"role\":\"user\"}]}", "{\"prompt\":\"a\"}", "[1,2]",
+                           "{\"prompt\":\"" LONG "\",\"completion\":\"b\"}"};
+    const char *want[] = {"unknown role", "role", "completion", "JSON object", "longer than"};
+    for (int i = 0; i < 5; i++) {
+        char buf[300];
+        snprintf(buf, sizeof buf, "{\"prompt\":\"a\",\"completion\":\"b\"}\n\n%s\n", lines[i]);
+        const char *pi = write_tmp("one.jsonl", buf, strlen(buf));
+        CHECK(lo_train_data_load_ex(tok, pi, &op, &d) == LO_ERR_FORMAT);
+        CHECK_MSG(strstr(lo_error_message(), "one.jsonl:3:") && strstr(lo_error_message(), want[i]), "%s",
+                  lo_error_message());
+    }
+    /* nothing usable */
+    op = (lo_train_data_opts){.format = LO_DATA_JSONL};
+    CHECK(lo_train_data_load_ex(tok, write_tmp("none.jsonl", "[1]\n", 4), &op, &d) == LO_ERR_INVALID);
+    CHECK_INT_EQ(op.n_skipped, 1);
+    /* an unknown --chat-template name */
+    op = (lo_train_data_opts){.chat_template = "no-such-family"};
+    CHECK(lo_train_data_load_ex(tok, pj, &op, &d) != LO_OK);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "/tmp/lo_test_train_data.%d", (int)getpid());
     mkdir(dir, 0700);
@@ -151,6 +310,7 @@ int main(void) {
     lo_train_data_free(&all);
     lo_train_data_free(&val);
     lo_train_data_free(&one);
+    test_jsonl(tok);
     lo_tokenizer_free(tok);
     lo_gguf_close(g);
     char cmd[300];

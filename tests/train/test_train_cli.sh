@@ -61,6 +61,60 @@ OMPI_COMM_WORLD_SIZE=2 "$bin" train --data "$t/c.txt" --out "$t/x.gguf" $shape -
 [ $? = 2 ] && grep -q "mpirun" "$t/e.txt" || fail "multi-rank mpirun not refused"
 "$bin" train --data "$t/c.txt" --out "$t/x.gguf" $shape --steps 1 --schedule cyclic >/dev/null 2>&1
 [ $? = 2 ] || fail "unknown schedule accepted"
+# JSONL (detected from the first line): prompt/completion pairs and chat messages (chatml:
+# the tokenizer has no template) with the loss on the completion / assistant tokens only;
+# a bad line is named with its number and skipped, or with --strict fails the run
+i=0
+while [ $i -lt 30 ]; do
+  printf '{"prompt":"one two three","completion":" four five six"}\n'
+  printf '{"messages":[{"role":"user","content":"red"},{"role":"assistant","content":"blue"}]}\n'
+  i=$((i + 1))
+done > "$t/d.jsonl"
+{ printf '{"prompt":"one two three","completion":" four five six"}\n\n{"prompt":"x"}\n'
+  head -n 6 "$t/d.jsonl"; } > "$t/vbad.jsonl"
+jshape="--tokenizer $t/tok.gguf --dim 48 --layers 2 --heads 4 --kv-heads 2 --ff 128 --ctx 128 --batch 4 --seq 128 --lr 3e-3 --threads 2"
+"$bin" train --data "$t/d.jsonl" --val "$t/vbad.jsonl" --out "$t/j.gguf" $jshape --steps 120 --eval-every 0 \
+  >"$t/out.txt" 2>"$t/e.txt" || { cat "$t/e.txt"; fail "JSONL run"; }
+grep -q "vbad.jsonl:3: .*skipped" "$t/e.txt" || { cat "$t/e.txt"; fail "JSONL: bad line 3 not reported"; }
+grep -q "1 bad JSONL line" "$t/e.txt" || fail "JSONL: no skipped count"
+gen=$("$bin" generate -m "$t/j.gguf" -p "one two three" -n 24 --temp 0 2>/dev/null)
+case "$gen" in
+  *four*five*six*) ;;
+  *) fail "JSONL: greedy continuation '$gen' is not the completion" ;;
+esac
+"$bin" train --data "$t/d.jsonl" --val "$t/vbad.jsonl" --out "$t/j2.gguf" $jshape --steps 1 --strict >/dev/null 2>"$t/e.txt"
+rc=$?; [ $rc = 1 ] && grep -q "vbad.jsonl:3:" "$t/e.txt" || { cat "$t/e.txt"; fail "--strict did not reject line 3 (exit $rc)"; }
+[ -e "$t/j2.gguf" ] && fail "--strict: a rejected run wrote output"
+"$bin" train --data "$t/d.jsonl" --out "$t/j3.gguf" $jshape --steps 1 --format text --docs line >/dev/null 2>&1 ||
+  fail "--format text on a JSONL file"
+"$bin" train --data "$t/d.jsonl" --out "$t/j3.gguf" $jshape --steps 1 --format csv >/dev/null 2>&1
+[ $? = 2 ] || fail "--format csv accepted"
+"$bin" train --data "$t/d.jsonl" --out "$t/j3.gguf" $jshape --steps 1 --chat-template nonesuch >/dev/null 2>&1
+[ $? = 1 ] || fail "unknown --chat-template accepted"
+# the run record: --store records a run of kind train with its params, the data file as a
+# dataset version, train/val loss per evaluation, the output as an artifact, and
+# --register makes it a model version with the run's lineage; without a store, nothing
+db="sqlite:$t/ops.db"
+LLMOPS_STORE= "$bin" train --data "$t/d.jsonl" --out "$t/rec.gguf" $jshape --steps 4 --eval-every 2 --store "$db" \
+  --register tiny-chat >"$t/out.txt" 2>"$t/e.txt" || { cat "$t/e.txt"; fail "run with --store"; }
+grep -q "registered tiny-chat@1 (run 1)" "$t/out.txt" || { cat "$t/out.txt"; fail "no registration line"; }
+grep -q "recorded as run 1" "$t/e.txt" || fail "no 'recorded as run' line"
+"$bin" runs show 1 --store "$db" >"$t/run.txt" 2>&1 || { cat "$t/run.txt"; fail "runs show"; }
+grep -q "^kind: train" "$t/run.txt" || fail "run kind"
+grep -q "^status: succeeded" "$t/run.txt" || fail "run status"
+grep -q '"method":"full"' "$t/run.txt" || fail "run params"
+grep -q "^dataset: d@" "$t/run.txt" || fail "run dataset"
+for m in "train_loss *step 2 " "train_loss *step 4 " "val_loss *step 0 " "val_loss *step 2 " "val_loss *step 4 "; do
+  grep -q "$m" "$t/run.txt" || { cat "$t/run.txt"; fail "run metric '$m' missing"; }
+done
+grep -q "rec.gguf .*bytes *sha256" "$t/run.txt" || { cat "$t/run.txt"; fail "run artifact missing"; }
+"$bin" models show tiny-chat --store "$db" >"$t/model.txt" 2>&1 || { cat "$t/model.txt"; fail "models show"; }
+grep -q "^run: 1$" "$t/model.txt" || { cat "$t/model.txt"; fail "model's run lineage"; }
+LLMOPS_STORE= "$bin" train --data "$t/d.jsonl" --out "$t/rec2.gguf" $jshape --steps 1 --register x >/dev/null 2>"$t/e.txt"
+[ $? = 2 ] && grep -q "needs a store" "$t/e.txt" || fail "--register without a store not refused"
+LLMOPS_STORE= "$bin" train --data "$t/d.jsonl" --out "$t/rec2.gguf" $jshape --steps 1 >/dev/null 2>"$t/e.txt" ||
+  fail "run without a store"
+grep -q "recorded" "$t/e.txt" && fail "recorded without a store"
 # --base: full fine-tuning of a GGUF; the shape and tokenizer options are refused with it
 base=${3:-}/models/stories260K.gguf
 if [ -r "$base" ]; then
@@ -73,6 +127,12 @@ if [ -r "$base" ]; then
   "$bin" inspect "$t/ft.gguf" | grep -E "^(name:| +(model|vocab size|bos|eos|unk) )" > "$t/k2.txt"
   [ -s "$t/k1.txt" ] && cmp -s "$t/k1.txt" "$t/k2.txt" || fail "--base: the output lost the base's metadata"
   "$bin" generate -m "$t/ft.gguf" -p "Max the dog" -n 4 --temp 0 >/dev/null 2>&1 || fail "--base output does not load"
+  # --base lineage: a registered base is the run's and the new version's base
+  "$bin" models register stories "$base" --store "$db" >/dev/null 2>&1 || fail "register the base"
+  LLMOPS_STORE="$db" "$bin" train --base "$base" --data "$t/ft.txt" --out "$t/ft2.gguf" --steps 2 --batch 1 --seq 16 \
+    --val-split 50 --threads 2 --register ft-stories >"$t/out.txt" 2>"$t/e.txt" || { cat "$t/e.txt"; fail "--base --register"; }
+  "$bin" models show ft-stories --store "$db" | grep -q "^base: stories@1$" || fail "--base lineage missing"
+  "$bin" runs show 2 --store "$db" | grep -q "^base model: stories@1$" || fail "run's base model missing"
   "$bin" train --base "$base" --data "$t/ft.txt" --out "$t/x.gguf" --steps 1 --dim 64 >/dev/null 2>"$t/e.txt"
   [ $? = 2 ] && grep -q "cannot be combined with --base" "$t/e.txt" || fail "--base with --dim not refused"
   "$bin" train --base "${3}/models/quant/stories260K-Q4_0.gguf" --data "$t/ft.txt" --out "$t/x.gguf" --steps 1 \
