@@ -35,6 +35,7 @@ int lo_cmd_embed(int argc, char **argv);
 int lo_cmd_quantize(int argc, char **argv);
 int lo_cmd_gen_model(int argc, char **argv);
 int lo_cmd_train(int argc, char **argv);
+int lo_cmd_lora(int argc, char **argv);
 int lo_cmd_bench(int argc, char **argv);
 int lo_cmd_metric(int argc, char **argv);
 int lo_cmd_serve(int argc, char **argv);

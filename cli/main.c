@@ -168,6 +168,16 @@ static const lo_cli_command commands[] = {
      "                 with the run and the base as its lineage\n"
      "  Not available yet (refused): --method qlora, --lora-dropout > 0, mpirun\n",
      lo_cmd_train},
+    {"lora", "merge BASE.gguf ADAPTER.gguf OUT.gguf [--scale S]",
+     "merge a llama.cpp LoRA adapter GGUF into its llama base, writing an F32 GGUF",
+     "  BASE.gguf      the llama base (F32, F16 or BF16 weights; quantised bases are refused)\n"
+     "  ADAPTER.gguf   a LoRA adapter in llama.cpp's format (general.type adapter, adapter.type lora,\n"
+     "                 adapter.lora.alpha, \"<tensor>.lora_a\" {in, r} and \".lora_b\" {r, out} on\n"
+     "                 attn_q/k/v/output and ffn_gate/up/down; llmops train --adapter-out writes one)\n"
+     "  OUT.gguf       written atomically: every tensor of the base in F32, each adapted W replaced\n"
+     "                 by W + S·(alpha/r)·B·A, every key of the base kept (general.file_type 0)\n"
+     "  --scale S      multiplies the adapter (default 1, as llama.cpp's --lora)\n",
+     lo_cmd_lora},
     {"bench", "-m FILE [-p 128] [-n 64] [-t 2] [-r 5] [--json]",
      "prompt processing (ppN) and generation (tgN) speed in tokens/s",
      "  -p N           prompt tokens (default 128; 0 = skip)\n"

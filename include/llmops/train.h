@@ -94,6 +94,16 @@ int64_t lo_train_model_n_trainable_params(const lo_train_model *m);
  * given, and per adapter F32 tensors "<base tensor>.lora_a" {in, rank} and ".lora_b"
  * {rank, out} (llama.cpp applies scale alpha / rank). */
 lo_status lo_train_model_save_lora_gguf(const lo_train_model *m, const char *name, const char *out_path);
+/* Merges a llama.cpp LoRA adapter GGUF into a llama base and writes the result
+ * (`llmops lora merge`): the base is read as lo_train_model_load_gguf reads it (F32, F16,
+ * BF16; quantised bases refused), the adapter must have general.type "adapter",
+ * adapter.type "lora", 0 < adapter.lora.alpha < 1e6, only "<base tensor>.lora_a" {in, r} /
+ * ".lora_b" {r, out} pairs (F32, F16 or BF16) on attn_q/k/v/output and ffn_gate/up/down of
+ * the base's layers, one rank r throughout. Each named W becomes W + scale·(alpha/r)·B·A
+ * (the trainer's merge); the output, written atomically as lo_train_model_save_gguf
+ * writes a model loaded from a base, holds every tensor in F32 (general.file_type 0) and
+ * every key of the base. A base with tensors outside the llama table is refused. */
+lo_status lo_train_lora_merge_gguf(const char *base_path, const char *adapter_path, float scale, const char *out_path);
 
 /* Writes a llama GGUF (F32 weights, every llama.* key llama.cpp reads, the tokenizer.*
  * metadata copied from tokenizer_path) atomically (temp + rename). A model loaded from a

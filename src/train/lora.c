@@ -210,3 +210,185 @@ lo_status lo_train_model_save_lora_gguf(const lo_train_model *m, const char *nam
     if (s) return lo_error_wrap(s, "train: writing adapter %s", out_path);
     return LO_OK;
 }
+
+/* ---- merging an adapter file into a base (llmops lora merge) ---------------------------- */
+
+/* The slot (layer · LO_LORA_N_TARGETS + target) of "blk.N.<target>.weight", else -1. */
+static int64_t adapter_slot(const char *name, size_t len, int64_t n_layer) {
+    if (len < 5 || memcmp(name, "blk.", 4) != 0) return -1;
+    size_t p = 4;
+    int64_t l = 0;
+    if (name[p] < '0' || name[p] > '9') return -1;
+    while (p < len && name[p] >= '0' && name[p] <= '9' && l < (1 << 20)) l = l * 10 + (name[p++] - '0');
+    if (p >= len || name[p++] != '.' || l >= n_layer) return -1;
+    for (int k = 0; k < LO_LORA_N_TARGETS; k++) {
+        const size_t tn = strlen(k_tensor_names[k]);
+        if (len - p == tn + 7 && !memcmp(name + p, k_tensor_names[k], tn) && !memcmp(name + p + tn, ".weight", 7))
+            return l * LO_LORA_N_TARGETS + k;
+    }
+    return -1;
+}
+
+lo_status lo_train_lora_merge_gguf(const char *base_path, const char *adapter_path, float scale, const char *out_path) {
+    if (!base_path || !adapter_path || !out_path)
+        return lo_error(LO_ERR_INVALID, "give BASE.gguf ADAPTER.gguf OUT.gguf", "lora merge: a path is missing");
+    if (!isfinite(scale) || fabsf(scale) > 1e6f)
+        return lo_error(LO_ERR_RANGE, "give a finite --scale with |scale| ≤ 1e6", "lora merge: scale %g", scale);
+    /* Quantised bases are refused before loading, with the merge's own message. */
+    lo_gguf *bg = NULL, *g = NULL;
+    lo_status s = lo_gguf_open(base_path, &bg);
+    if (s) return lo_error_wrap(s, "lora merge: base %s", base_path);
+    for (int64_t i = 0; !s && i < lo_gguf_n_tensors(bg); i++) {
+        const lo_gguf_tensor *gt = lo_gguf_tensor_at(bg, i);
+        if (gt->type != LO_DTYPE_F32 && gt->type != LO_DTYPE_F16 && gt->type != LO_DTYPE_BF16) {
+            const lo_dtype_traits *tr = lo_dtype_get(gt->type);
+            s = lo_error(LO_ERR_UNSUPPORTED,
+                         "merge into an F32, F16 or BF16 base (merging into a quantised base is not built)",
+                         "lora merge: base %s is quantised (tensor %.*s is %s)", base_path, (int)gt->name.len,
+                         gt->name.data, tr ? tr->name : "of an unknown type");
+        }
+    }
+    lo_gguf_close(bg);
+    bg = NULL;
+    lo_train_model *m = NULL;
+    if (s) return s;
+    s = lo_train_model_load_gguf(base_path, &m);
+    if (s) return s;
+    int64_t *ia = NULL, *ib = NULL; /* per slot: the adapter's tensor index of A and B, -1 if none */
+    const int64_t L = m->c.n_layer, slots = L * LO_LORA_N_TARGETS;
+    /* Every tensor of the base must be one the model holds: the output is written from it. */
+    s = lo_gguf_open(base_path, &bg);
+    for (int64_t i = 0; !s && i < lo_gguf_n_tensors(bg); i++) {
+        const lo_gguf_tensor *gt = lo_gguf_tensor_at(bg, i);
+        int32_t j = 0;
+        while (j < m->n_t && !lo_gguf_str_eq(gt->name, m->t[j].name)) j++;
+        if (j == m->n_t)
+            s = lo_error(LO_ERR_UNSUPPORTED, "merge into a plain llama GGUF (the llama tensors only)",
+                         "lora merge: %s: tensor %.*s is not one the merge writes", base_path, (int)gt->name.len,
+                         gt->name.data);
+    }
+    lo_gguf_close(bg);
+    if (!s) {
+        s = lo_gguf_open(adapter_path, &g);
+        if (s) s = lo_error_wrap(s, "lora merge: adapter %s", adapter_path);
+    }
+    lo_gguf_str str = {0};
+    double alpha = 0;
+    if (!s && (!lo_gguf_get_str(g, "general.type", &str) || !lo_gguf_str_eq(str, "adapter")))
+        s = lo_error(LO_ERR_FORMAT, "give a LoRA adapter GGUF (llmops train --adapter-out, convert_lora_to_gguf.py)",
+                     "lora merge: %s is not an adapter (general.type is not \"adapter\")", adapter_path);
+    if (!s && (!lo_gguf_get_str(g, "adapter.type", &str) || !lo_gguf_str_eq(str, "lora")))
+        s = lo_error(LO_ERR_FORMAT, "give a LoRA adapter GGUF", "lora merge: %s: adapter.type is not \"lora\"",
+                     adapter_path);
+    if (!s && lo_gguf_get_str(g, "general.architecture", &str) && !lo_gguf_str_eq(str, "llama"))
+        s = lo_error(LO_ERR_FORMAT, "give an adapter trained for a llama base",
+                     "lora merge: %s: general.architecture is '%.*s', the base is llama", adapter_path, (int)str.len,
+                     str.data);
+    if (!s && (!lo_gguf_get_f64(g, "adapter.lora.alpha", &alpha) || !(alpha > 0 && alpha < 1e6)))
+        s = lo_error(LO_ERR_FORMAT, "give an adapter with 0 < adapter.lora.alpha < 1e6",
+                     "lora merge: %s lacks a valid adapter.lora.alpha", adapter_path);
+    if (!s) {
+        ia = lo_malloc((size_t)slots * sizeof *ia), ib = lo_malloc((size_t)slots * sizeof *ib);
+        if (!ia || !ib) s = LO_ERR_NOMEM;
+        for (int64_t i = 0; !s && i < slots; i++) ia[i] = ib[i] = -1;
+    }
+    int64_t rank = 0;
+    uint32_t targets = 0;
+    for (int64_t i = 0; !s && i < lo_gguf_n_tensors(g); i++) {
+        const lo_gguf_tensor *gt = lo_gguf_tensor_at(g, i);
+        const char *nm = gt->name.data;
+        const size_t len = (size_t)gt->name.len;
+        const bool is_a = len > 7 && !memcmp(nm + len - 7, ".lora_a", 7);
+        const bool is_b = len > 7 && !memcmp(nm + len - 7, ".lora_b", 7);
+        if (!is_a && !is_b) {
+            s = lo_error(LO_ERR_FORMAT, "give a LoRA adapter GGUF (only .lora_a / .lora_b tensors)",
+                         "lora merge: %s: tensor %.*s is not a .lora_a or .lora_b", adapter_path, (int)len, nm);
+            break;
+        }
+        const int64_t slot = adapter_slot(nm, len - 7, L);
+        if (slot < 0) {
+            int32_t j = 0;
+            while (j < m->n_t && !(strlen(m->t[j].name) == len - 7 && !memcmp(m->t[j].name, nm, len - 7))) j++;
+            s = j < m->n_t
+                    ? lo_error(LO_ERR_UNSUPPORTED, "merge adapters on attn_q/k/v/output and ffn_gate/up/down only",
+                               "lora merge: %s: adapters on %.*s are not supported", adapter_path, (int)(len - 7), nm)
+                    : lo_error(LO_ERR_INVALID, "merge an adapter trained for this base",
+                               "lora merge: %s: %.*s names no tensor of the base %s", adapter_path, (int)len, nm,
+                               base_path);
+            break;
+        }
+        const int k = (int)(slot % LO_LORA_N_TARGETS);
+        int64_t o, in;
+        lo_train__lora_dims(&m->c, k, &o, &in);
+        const int64_t r = is_a ? gt->ne[1] : gt->ne[0];
+        const bool dims_ok = gt->n_dims == 2 && (is_a ? gt->ne[0] == in : gt->ne[1] == o);
+        if (!dims_ok || r < 1 || r > o || r > in) {
+            char want[64];
+            if (is_a)
+                snprintf(want, sizeof want, "{%lld, rank ≤ %lld}", (long long)in, (long long)(o < in ? o : in));
+            else
+                snprintf(want, sizeof want, "{rank ≤ %lld, %lld}", (long long)(o < in ? o : in), (long long)o);
+            s = lo_error(LO_ERR_INVALID, "merge an adapter trained for this base",
+                         "lora merge: %s: %.*s is {%lld, %lld}%s, the base's %.*s needs %s", adapter_path, (int)len, nm,
+                         (long long)gt->ne[0], (long long)gt->ne[1], gt->n_dims == 2 ? "" : " (not 2-D)",
+                         (int)(len - 7), nm, want);
+            break;
+        }
+        if (rank && r != rank) {
+            s = lo_error(LO_ERR_INVALID, "give an adapter with one rank for every tensor",
+                         "lora merge: %s: %.*s has rank %lld, earlier tensors %lld", adapter_path, (int)len, nm,
+                         (long long)r, (long long)rank);
+            break;
+        }
+        rank = r;
+        if (gt->type != LO_DTYPE_F32 && gt->type != LO_DTYPE_F16 && gt->type != LO_DTYPE_BF16) {
+            const lo_dtype_traits *tr = lo_dtype_get(gt->type);
+            s = lo_error(LO_ERR_UNSUPPORTED, "give an F32, F16 or BF16 adapter", "lora merge: %s: %.*s is %s",
+                         adapter_path, (int)len, nm, tr ? tr->name : "of an unknown type");
+            break;
+        }
+        if (gt->bytes != (size_t)(gt->ne[0] * gt->ne[1]) * (gt->type == LO_DTYPE_F32 ? 4u : 2u)) {
+            s = lo_error(LO_ERR_FORMAT, "give an intact adapter GGUF", "lora merge: %s: %.*s has %zu bytes",
+                         adapter_path, (int)len, nm, gt->bytes);
+            break;
+        }
+        int64_t *dst = is_a ? &ia[slot] : &ib[slot];
+        if (*dst >= 0) {
+            s = lo_error(LO_ERR_FORMAT, "give an intact adapter GGUF", "lora merge: %s: %.*s appears twice",
+                         adapter_path, (int)len, nm);
+            break;
+        }
+        *dst = i;
+        targets |= 1u << k;
+    }
+    for (int64_t i = 0; !s && i < slots; i++)
+        if ((ia[i] < 0) != (ib[i] < 0)) {
+            const lo_gguf_tensor *gt = lo_gguf_tensor_at(g, ia[i] >= 0 ? ia[i] : ib[i]);
+            s = lo_error(LO_ERR_FORMAT, "give an adapter with a .lora_a and a .lora_b for every tensor",
+                         "lora merge: %s: %.*s has no %s", adapter_path, (int)gt->name.len, gt->name.data,
+                         ia[i] >= 0 ? ".lora_b" : ".lora_a");
+        }
+    if (!s && !targets)
+        s = lo_error(LO_ERR_FORMAT, "give a LoRA adapter GGUF with tensors", "lora merge: %s holds no adapter tensors",
+                     adapter_path);
+    if (!s) {
+        const lo_lora_config lc = {.rank = (int32_t)rank, .alpha = (float)alpha, .targets = targets};
+        s = lo_train_model_add_lora(m, &lc, 0);
+    }
+    if (!s) { /* slots of a target missing in some layer keep B = 0: they add nothing */
+        lo_train_lora *a = m->lora;
+        for (int64_t i = 0; i < slots; i++) {
+            if (ia[i] < 0) continue;
+            const lo_gguf_tensor *ta = lo_gguf_tensor_at(g, ia[i]), *tb = lo_gguf_tensor_at(g, ib[i]);
+            lo_train__to_f32(ta, ta->ne[0] * ta->ne[1], a->a[i]);
+            lo_train__to_f32(tb, tb->ne[0] * tb->ne[1], a->b[i]);
+        }
+        a->scale *= scale;
+        s = lo_train_model_save_gguf(m, NULL, NULL, out_path);
+    }
+    lo_free(ia);
+    lo_free(ib);
+    lo_gguf_close(g);
+    lo_train_model_free(m);
+    return s;
+}

@@ -199,6 +199,19 @@ static bool get_dim(const lo_gguf *g, const char *key, int32_t *out) {
     return true;
 }
 
+void lo_train__to_f32(const lo_gguf_tensor *gt, int64_t n, float *w) {
+    if (gt->type == LO_DTYPE_F32) {
+        memcpy(w, gt->data, (size_t)n * 4);
+        return;
+    }
+    const uint8_t *src = gt->data;
+    for (int64_t j = 0; j < n; j++) {
+        uint16_t h;
+        memcpy(&h, src + 2 * j, 2);
+        w[j] = gt->type == LO_DTYPE_F16 ? lo_f16_to_f32(h) : lo_bf16_to_f32(h);
+    }
+}
+
 /* The llama hyper-parameters of g; what the trainer does not implement is refused. */
 static lo_status base_config(const lo_gguf *g, const char *path, lo_train_config *c) {
     lo_gguf_str arch = {0};
@@ -288,16 +301,7 @@ lo_status lo_train_model_load_gguf(const char *path, lo_train_model **out) {
                          d->name, gt->bytes);
             break;
         }
-        if (gt->type == LO_DTYPE_F32) {
-            memcpy(w, gt->data, (size_t)n * 4);
-        } else {
-            const uint8_t *src = gt->data;
-            for (int64_t j = 0; j < n; j++) {
-                uint16_t h;
-                memcpy(&h, src + 2 * j, 2);
-                w[j] = gt->type == LO_DTYPE_F16 ? lo_f16_to_f32(h) : lo_bf16_to_f32(h);
-            }
-        }
+        lo_train__to_f32(gt, n, w);
     }
     if (!s && !(m->base_path = lo_strdup(path))) s = LO_ERR_NOMEM;
     lo_gguf_close(g);

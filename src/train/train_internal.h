@@ -75,6 +75,10 @@ float *lo_train__lora_base(const lo_train_model *m, int64_t l, int k);
 /* A copy of the weights (n_params floats, lo_free) with the adapters merged; NULL without memory. */
 float *lo_train__lora_merged(const lo_train_model *m);
 
+/* n elements of an F32, F16 or BF16 GGUF tensor (type and size checked by the caller) into w (model.c). */
+struct lo_gguf_tensor;
+void lo_train__to_f32(const struct lo_gguf_tensor *gt, int64_t n, float *w);
+
 /* Per-layer activations kept from the forward for the backward; N = B·T rows. */
 typedef struct lo_train_acts {
     float *xn1, *q, *k, *v, *att_p, *att_out, *x_mid, *xn2, *gate, *up, *h; /* [N][·] */
