@@ -195,6 +195,7 @@ typedef struct lo_sched_request {
     int32_t n_predict;          /* max new tokens; -1 = until the context is full */
     lo_sampler_params sampling; /* logit_bias copied; repeat_last_n -1 = the context size */
     bool ignore_eos;
+    bool json_object;           /* JSON mode: the text is constrained to one JSON object (docs/infer.md) */
     const char *const *stop;
     int32_t n_stop;             /* copied */
     lo_sched_cb cb;             /* required */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "infer/infer_internal.h"
+#include "infer/json_prefix.h"
 
 /* A request, one lo_malloc'd block from submit until its DONE:
  *   [sreq][prompt: n_prompt int32][bias: n_logit_bias][stop ptrs: n_stop][stop bytes] */
@@ -17,6 +18,7 @@ typedef struct sreq {
     int32_t n_max; /* tokens to generate at most (n_predict resolved against n_ctx) */
     lo_sampler_params sampling; /* logit_bias points into the block; repeat_last_n resolved */
     bool ignore_eos;
+    bool json_object; /* JSON mode */
     const char **stop;
     int32_t n_stop;
     size_t max_stop;
@@ -41,6 +43,7 @@ typedef struct slot {
     double t_assign, t_first;
     lo_sampler *smp;
     lo_textstream ts;
+    lo_jsonp json; /* JSON mode: the text so far, as a JSON prefix */
 } slot;
 
 /* A lo_sched_embed call waiting for the scheduler thread; lives on the caller's stack. */
@@ -65,6 +68,10 @@ struct lo_sched {
     size_t max_piece; /* longest vocabulary entry (text buffer sizing) */
     int32_t *eog;     /* end-of-generation ids, for ignore_eos */
     int32_t n_eog;
+    /* JSON mode: every token's piece (control tokens empty), made once at create */
+    char *pieces;          /* concatenated */
+    int64_t *piece_off;    /* [n_vocab + 1] */
+    float *masked;         /* [n_vocab] scratch: the logits with invalid tokens at -inf */
     slot *slots;
     int32_t *prefill; /* [n_parallel] scratch: slots in prefill, by order */
     int32_t *b_tok, *b_pos, *b_seq; /* [n_batch] the step's batch */
@@ -201,6 +208,7 @@ static lo_status slot_start(lo_sched *s, slot *sl) {
     sl->n_prefilled = sl->n_gen = 0;
     sl->next_tok = -1;
     sl->t_first = 0;
+    lo_jsonp_init(&sl->json);
     return LO_OK;
 }
 
@@ -216,11 +224,38 @@ static void slot_sample(lo_sched *s, slot *sl) {
         return;
     }
     int32_t id;
+    if (r->json_object) {
+        /* JSON mode: ban every token whose piece cannot continue the text as a JSON object
+         * (empty pieces and control tokens included; end-of-generation only once complete,
+         * which never holds here: the slot finishes as soon as the object closes) */
+        const bool complete = lo_jsonp_complete(&sl->json);
+        int32_t n_ok = 0;
+        for (int32_t t = 0; t < s->n_vocab; t++) {
+            const int64_t a = s->piece_off[t], n = s->piece_off[t + 1] - a;
+            bool ok;
+            if (lo_tokenizer_is_eog(s->tok, t)) ok = complete && !r->ignore_eos;
+            else if (n == 0) ok = false;
+            else {
+                lo_jsonp j = sl->json;
+                ok = lo_jsonp_feed(&j, s->pieces + a, (size_t)n);
+            }
+            s->masked[t] = ok ? logits[t] : -INFINITY;
+            n_ok += ok;
+        }
+        if (n_ok == 0) {
+            finish(s, sl, LO_ERR_INVALID, "scheduler: JSON mode: no token of the vocabulary continues the JSON text",
+                   LO_FINISH_ABORT);
+            return;
+        }
+        logits = s->masked;
+    }
     lo_status st = lo_sampler_sample(sl->smp, logits, &id);
     if (st != LO_OK) {
         finish(s, sl, st, keep_error(s), LO_FINISH_ABORT);
         return;
     }
+    if (r->json_object && !lo_tokenizer_is_eog(s->tok, id))
+        lo_jsonp_feed(&sl->json, s->pieces + s->piece_off[id], (size_t)(s->piece_off[id + 1] - s->piece_off[id]));
     lo_sampler_accept(sl->smp, id);
     if (!r->ignore_eos && lo_tokenizer_is_eog(s->tok, id)) {
         finish(s, sl, LO_OK, NULL, LO_FINISH_STOP);
@@ -237,7 +272,7 @@ static void slot_sample(lo_sched *s, slot *sl) {
     }
     emit_token(s, sl, id, sl->ts.text + from, len, true);
     lo_textstream_compact(&sl->ts);
-    if (stopped) finish(s, sl, LO_OK, NULL, LO_FINISH_STOP);
+    if (stopped || (r->json_object && lo_jsonp_complete(&sl->json))) finish(s, sl, LO_OK, NULL, LO_FINISH_STOP);
     else if (last) finish(s, sl, LO_OK, NULL, LO_FINISH_LENGTH);
     else sl->next_tok = id;
 }
@@ -461,6 +496,26 @@ static void *sched_main(void *arg) {
 
 /* ---- lifetime ---------------------------------------------------------------------- */
 
+/* Every token's piece for JSON mode (lo_token_to_piece without specials: control tokens
+ * are empty, hence never allowed), and the masked-logits scratch. */
+static lo_status build_pieces(lo_sched *s) {
+    s->piece_off = lo_calloc((size_t)s->n_vocab + 1, sizeof *s->piece_off);
+    s->masked = lo_calloc((size_t)s->n_vocab, sizeof *s->masked);
+    if (!s->piece_off || !s->masked) return LO_ERR_NOMEM;
+    size_t len = 0, cap = 0;
+    for (int32_t id = 0; id < s->n_vocab; id++) {
+        s->piece_off[id] = (int64_t)len;
+        lo_status st = lo_token_to_piece(s->tok, id, false, &s->pieces, &len, &cap);
+        if (st != LO_OK) return st;
+    }
+    s->piece_off[s->n_vocab] = (int64_t)len;
+    if (!s->pieces) { /* an empty vocabulary text: keep a valid pointer */
+        s->pieces = lo_malloc(1);
+        if (!s->pieces) return LO_ERR_NOMEM;
+    }
+    return LO_OK;
+}
+
 static void sched_destroy(lo_sched *s) {
     if (s->slots)
         for (int32_t i = 0; i < s->n_parallel; i++) {
@@ -474,6 +529,9 @@ static void sched_destroy(lo_sched *s) {
     lo_free(s->b_seq);
     lo_free(s->b_logits);
     lo_free(s->eog);
+    lo_free(s->pieces);
+    lo_free(s->piece_off);
+    lo_free(s->masked);
     lo_free(s->active_id);
     lo_free(s->cancel_flag);
     lo_context_free(s->ctx);
@@ -550,6 +608,10 @@ lo_status lo_sched_create(const lo_model *m, const lo_sched_params *p, lo_sched 
     }
     for (int32_t id = 0, k = 0; id < s->n_vocab; id++)
         if (lo_tokenizer_is_eog(s->tok, id)) s->eog[k++] = id;
+    if ((st = build_pieces(s)) != LO_OK) {
+        sched_destroy(s);
+        return st;
+    }
 
     /* per-slot sampler sized for the largest history (the context) and every logprob */
     lo_sampler_params sp;
@@ -657,6 +719,7 @@ lo_status lo_sched_submit(lo_sched *s, const lo_sched_request *q, uint64_t *out_
         r->sampling.logit_bias = NULL;
     }
     r->ignore_eos = q->ignore_eos;
+    r->json_object = q->json_object;
     r->stop = (const char **)(blk + off_stop);
     char *sb = (char *)(blk + off_bytes);
     for (int32_t i = 0; i < q->n_stop; i++) {

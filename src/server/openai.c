@@ -526,6 +526,7 @@ typedef struct gen_opts {
     int32_t max_tokens; /* -1 = to the context's end */
     int n;
     bool stream, include_usage, logprobs, ignore_eos, echo;
+    bool json_object; /* response_format json_object: JSON mode */
     int n_top;
     const char *stop[MAX_STOP];
     int32_t n_stop;
@@ -730,11 +731,12 @@ static bool parse_gen_opts(lo_server *s, lo_http_req *r, const char *route, cons
             SRV_BAD(s, r, route, "response_format", "'response_format' must be an object with a string 'type'");
             return false;
         }
-        /* json_object is accepted as a hint only: decoding is not grammar-constrained */
+        /* json_object: JSON mode, decoding constrained to one JSON object (lo_sched) */
         if (strcmp(ts, "text") != 0 && strcmp(ts, "json_object") != 0) {
             SRV_BAD(s, r, route, "response_format", "response_format type '%.40s' is not supported (text, json_object)", ts);
             return false;
         }
+        o->json_object = strcmp(ts, "json_object") == 0;
     }
     const json_t *tools = json_object_get(b, "tools");
     if (tools && json_is_array(tools) && json_array_size(tools) > 0) {
@@ -889,6 +891,7 @@ static void run_job(lo_server *s, lo_http_req *r, const char *route, req_ctx *x,
         /* n choices of one seeded request differ but stay reproducible */
         if (o->seeded) q.sampling.seed = o->sp.seed + (uint64_t)(i % o->n);
         q.ignore_eos = o->ignore_eos;
+        q.json_object = o->json_object;
         q.stop = o->stop;
         q.n_stop = o->n_stop;
         q.cb = on_event;

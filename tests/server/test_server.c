@@ -200,6 +200,19 @@ int main(void) {
     CHECK(json_is_array(jget(r.json, "choices.0.logprobs.content.0.bytes")));
     CHECK(json_real_value(jget(r.json, "choices.0.logprobs.content.0.logprob")) <= 0);
     res_free(&r);
+    /* JSON mode: response_format json_object constrains decoding to one JSON object. The
+     * story model would ramble inside strings until max_tokens, so a bias toward the byte
+     * tokens '{' (126) and '}' (128) lets it close the object: content "{}", finish stop */
+    r = call("POST", "/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":20,\"temperature\":0,\"logit_bias\":{\"126\":100,\"128\":100},\"response_format\":{\"type\":\"json_object\"}}", 0, NULL);
+    CHECK_INT_EQ(r.status, 200);
+    {
+        const char *c = jstr(r.json, "choices.0.message.content");
+        json_t *obj = c ? json_loads(c, 0, NULL) : NULL;
+        CHECK_MSG(json_is_object(obj), "JSON mode content is not a JSON object: %s", c ? c : "(null)");
+        json_decref(obj);
+        CHECK_STR_EQ(jstr(r.json, "choices.0.finish_reason"), "stop");
+    }
+    res_free(&r);
     char chat_text[4096];
     r = call("POST", "/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":12,\"temperature\":0}", 0, NULL);
     snprintf(chat_text, sizeof chat_text, "%s", jstr(r.json, "choices.0.message.content") ? jstr(r.json, "choices.0.message.content") : "?");
