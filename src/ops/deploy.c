@@ -139,8 +139,10 @@ lo_status lo_ops_deploy(lo_store *s, const char *name, const char *model_ref, co
         if (canary_ref) arms[1] = (arm_spec){c.id, canary_percent};
         r = new_revision(s, dep_id, arms, n, sticky);
     }
-    r = ops_end(s, owned, r);
+    /* read back inside the transaction: after the commit another writer's revision may
+     * already be current */
     if (r == LO_OK && out) r = lo_ops_deployment_get(s, name, out);
+    r = ops_end(s, owned, r);
     return r;
 }
 
@@ -158,8 +160,10 @@ lo_status lo_ops_promote(lo_store *s, const char *name, lo_ops_deployment *out) 
         r = new_revision(s, d->id, &a, 1, d->sticky);
     }
     lo_free(d);
-    r = ops_end(s, owned, r);
+    /* read back inside the transaction: after the commit another writer's revision may
+     * already be current */
     if (r == LO_OK && out) r = lo_ops_deployment_get(s, name, out);
+    r = ops_end(s, owned, r);
     return r;
 }
 
@@ -207,8 +211,10 @@ lo_status lo_ops_rollback(lo_store *s, const char *name, lo_ops_deployment *out)
     lo_store_finalize(st);
     if (r == LO_OK) r = ops_exec(s, "UPDATE deployment_revisions SET rolled_back = 1 WHERE deployment_id = ? AND revision = ?", "ii", dep_id, cur);
     if (r == LO_OK) r = apply_routes(s, dep_id, prev, arms, n, sticky);
-    r = ops_end(s, owned, r);
+    /* read back inside the transaction: after the commit another writer's revision may
+     * already be current */
     if (r == LO_OK && out) r = lo_ops_deployment_get(s, name, out);
+    r = ops_end(s, owned, r);
     return r;
 }
 
