@@ -9,6 +9,8 @@
 #include "llmops/model.h"
 #include "llmops/train.h"
 
+#include "byte_vocab.h"
+
 static char dir[128];
 
 static const char *write_tmp(const char *name, const char *text, size_t n) {
@@ -185,17 +187,7 @@ int main(void) {
     mkdir(dir, 0700);
     char tokp[200];
     snprintf(tokp, sizeof tokp, "%s/tok.gguf", dir);
-    lo_gen_model_params gp = {.arch = "llama",
-                              .n_embd = 8,
-                              .n_layer = 1,
-                              .n_head = 1,
-                              .n_head_kv = 1,
-                              .n_ff = 8,
-                              .n_vocab = 259,
-                              .n_ctx = 16,
-                              .ftype = LO_FTYPE_ALL_F32,
-                              .seed = 1};
-    CHECK_OK(lo_model_gen_random(&gp, tokp));
+    write_byte_vocab(tokp);
     lo_gguf *g = NULL;
     lo_tokenizer *tok = NULL;
     CHECK_OK(lo_gguf_open(tokp, &g));

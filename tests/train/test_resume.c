@@ -8,6 +8,8 @@
 #include "llmops/model.h"
 #include "llmops/train.h"
 
+#include "byte_vocab.h"
+
 enum { STEPS = 30, STOP_AT = 15 };
 
 typedef struct rec {
@@ -64,17 +66,7 @@ int main(void) {
     snprintf(full, sizeof full, "%s/full.gguf", dir);
     snprintf(resumed, sizeof resumed, "%s/resumed.gguf", dir);
     snprintf(ckpt, sizeof ckpt, "%s/run.ckpt", dir);
-    lo_gen_model_params gp = {.arch = "llama",
-                              .n_embd = 8,
-                              .n_layer = 1,
-                              .n_head = 1,
-                              .n_head_kv = 1,
-                              .n_ff = 8,
-                              .n_vocab = 259,
-                              .n_ctx = 16,
-                              .ftype = LO_FTYPE_ALL_F32,
-                              .seed = 1};
-    CHECK_OK(lo_model_gen_random(&gp, tokp));
+    write_byte_vocab(tokp);
     FILE *f = fopen(data, "w");
     CHECK(f != NULL);
     if (!f) return check_done();

@@ -10,6 +10,8 @@
 #include "llmops/model.h"
 #include "llmops/train.h"
 
+#include "byte_vocab.h"
+
 static const char *const patterns[] = {
     "alpha beta gamma delta epsilon zeta eta theta",
     "one two three four five six seven eight",
@@ -112,18 +114,7 @@ int main(void) {
     snprintf(data, sizeof data, "%s/corpus.txt", dir);
     snprintf(out, sizeof out, "%s/out.gguf", dir);
     snprintf(out2, sizeof out2, "%s/out2.gguf", dir);
-    /* A byte-level SPM vocab (259 tokens) inside a throwaway model file. */
-    lo_gen_model_params gp = {.arch = "llama",
-                              .n_embd = 8,
-                              .n_layer = 1,
-                              .n_head = 1,
-                              .n_head_kv = 1,
-                              .n_ff = 8,
-                              .n_vocab = 259,
-                              .n_ctx = 16,
-                              .ftype = LO_FTYPE_ALL_F32,
-                              .seed = 1};
-    CHECK_OK(lo_model_gen_random(&gp, tokp));
+    write_byte_vocab(tokp);
     FILE *f = fopen(data, "w");
     CHECK(f != NULL);
     if (!f) return check_done();
