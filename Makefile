@@ -1,5 +1,5 @@
 # The two commands of the README, and the steps they are made of.
-#   make run   — installs what is missing, builds, and runs the main job
+#   make run   — installs what is missing, builds, and runs the main job (`llmops quickstart`)
 #   make test  — installs what is missing, builds, runs the whole test suite, then runs it
 #                again under AddressSanitizer + UndefinedBehaviorSanitizer
 BUILD      ?= build
@@ -21,8 +21,10 @@ build-asan: deps
 	@cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DLO_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 
+# The whole loop on generated data, ending with the deployment served on :8080 until
+# Ctrl-C; QUICKSTART_ARGS adds options (e.g. --no-serve, --port 9000, --minutes 5).
 run: build
-	@sh scripts/run.sh $(BUILD)/llmops $(MODEL)
+	@$(BUILD)/llmops quickstart $(QUICKSTART_ARGS)
 
 # The PostgreSQL store tests run against a throwaway local server (scripts/pg-test-server.sh);
 # `url=... &&` makes a server that fails to start fail the run instead of skipping them.

@@ -69,5 +69,9 @@ int lo_cmd_costs(int argc, char **argv);
 int lo_cmd_feedback(int argc, char **argv);
 int lo_cmd_keys(int argc, char **argv);
 int lo_cmd_eval(int argc, char **argv);
+/* An eval run's header and scores, and with b the table against that baseline
+ * (cli/cmd_eval.c). */
+void lo_cli_print_eval(const lo_eval_result *a, const lo_eval_result *b);
+int lo_cmd_quickstart(int argc, char **argv);
 
 #endif

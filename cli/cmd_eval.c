@@ -80,7 +80,7 @@ static void print_json(const lo_eval_result *a, const lo_eval_result *b) {
     printf("}\n");
 }
 
-static void print_text(const lo_eval_result *a, const lo_eval_result *b) {
+void lo_cli_print_eval(const lo_eval_result *a, const lo_eval_result *b) {
     printf("eval run %lld: %s on %s@%.12s (%lld samples)\n", (long long)a->run_id, a->model_ref, a->dataset.name,
            a->dataset.version, (long long)a->n_samples);
     if (a->n_gen_tokens)
@@ -214,7 +214,7 @@ int lo_cmd_eval(int argc, char **argv) {
         if (json)
             print_json(&res[0], baseline ? &res[1] : NULL);
         else
-            print_text(&res[0], baseline ? &res[1] : NULL);
+            lo_cli_print_eval(&res[0], baseline ? &res[1] : NULL);
     }
     lo_free(res);
     lo_store_close(s);

@@ -12,6 +12,26 @@ static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 
 static const lo_cli_command commands[] = {
+    {"quickstart", "[--dir DIR] [--port P] [--minutes N] [--fresh] [--no-serve] [--threads T]",
+     "the whole loop on generated data: datasets, tokenizer, pretraining, LoRA, eval, registry, canary, server, feedback",
+     "  --dir DIR       where everything goes (default llmops-data): DIR/llmops.db (the store),\n"
+     "                  DIR/data (the generated corpus), DIR/models (GGUFs), DIR/eval (predictions)\n"
+     "  --port P        the server's port (default 8080; 0 = any free port)\n"
+     "  --minutes N     the training budget (default 3: about two minutes of pretraining on 2 cores,\n"
+     "                  the whole run under 5; 1 = a smaller model and corpus)\n"
+     "  --fresh         retrain and re-evaluate even what a previous run made from the same inputs\n"
+     "  --no-serve      send the requests through a temporary server, stop it and exit (scripts, tests)\n"
+     "  --threads T     compute threads (default: all cores)\n"
+     "Steps (each echoed as the llmops command that does it): 1 writes a procedural story corpus\n"
+     "with a fictional product's manual mixed in and Q&A chats about the product, adds them as\n"
+     "datasets; 2 trains a byte-level BPE tokenizer and pretrains a small llama from scratch;\n"
+     "3 fine-tunes it with LoRA on the Q&A; 4 evaluates both on held-out questions (ROUGE-L, BLEU,\n"
+     "exact match, perplexity); 5 shows the lineage and promotes the fine-tune past a\n"
+     "rougeL>=baseline gate; 6 deploys it with 90%/10% against the base; 7 serves\n"
+     "the deployment, sends questions, records thumbs up/down feedback with corrections and prints\n"
+     "what to do next. A re-run reuses the models made from the same data, tokenizer and settings\n"
+     "(tagged in the registry) and the evaluations of the same versions.\n",
+     lo_cmd_quickstart},
     {"inspect", "FILE.gguf [--json]",
      "show a GGUF file's architecture, hyperparameters, tokenizer and tensors",
      "  --json        one JSON object instead of text (every KV and tensor)\n", lo_cmd_inspect},

@@ -466,6 +466,32 @@ typedef struct lo_eval_promotion {
 lo_status lo_eval_promote(lo_store *s, const char *ref, const char *alias, const char *const *gates, int n_gates,
                           lo_eval_promotion *out);
 
+/* ---- synthetic data for the quickstart (synth.c) ------------------------------------ */
+
+/* A corpus a tiny model can learn in minutes: procedural short stories from a small
+ * grammar (names, animals, places, objects; a found object, a mishap, a friend's help),
+ * paragraphs of the manual of a fictional product (the Lumen 7 desk lamp) mixed into
+ * them, and chat samples of questions about the product with one-sentence answers. */
+typedef struct lo_synth_params {
+    uint64_t seed;
+    int32_t n_stories;     /* 1..10000000 */
+    int32_t manual_copies; /* manual paragraphs (each a seeded selection of the facts), 0..1000000 */
+} lo_synth_params;
+typedef struct lo_synth_files {
+    char pretrain_path[LO_OPS_PATH_MAX]; /* DIR/pretrain.txt: documents separated by blank lines */
+    char qa_train_path[LO_OPS_PATH_MAX]; /* DIR/product-qa.jsonl: {"messages":[user, assistant]} */
+    char qa_eval_path[LO_OPS_PATH_MAX];  /* DIR/product-qa-heldout.jsonl: {"messages":[user]} and
+                                          * "reference", phrasings never trained on */
+    int64_t n_stories, n_manual, n_qa_train, n_qa_eval;
+} lo_synth_files;
+/* Writes the three files into DIR (which must exist), each atomically; the same params
+ * give the same bytes. Every fact is trained under 4 phrasings × 4 greetings and
+ * evaluated under a fifth phrasing, bare and with a greeting. */
+lo_status lo_ops_synth_write(const char *dir, const lo_synth_params *p, lo_synth_files *out);
+/* The facts: their number, and fact i's held-out question and its answer. */
+int lo_ops_synth_n_facts(void);
+void lo_ops_synth_fact(int i, const char **heldout_question, const char **answer);
+
 #ifdef __cplusplus
 }
 #endif
