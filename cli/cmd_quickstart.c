@@ -48,22 +48,22 @@ static qs_config config_for(int minutes) {
                            .lora_batch = 8,
                            .pretrain_lr = "3e-3",
                            .lora_lr = "3e-3"};
-    /* two minutes of pretraining at the default, scaled with the budget beyond it */
-    const int scale = minutes > 3 ? minutes - 1 : 2;
+    /* the default (3) buys 300 steps, about two minutes of pretraining; each minute more
+     * adds 150 */
     return (qs_config){.n_stories = 2000,
                        .manual_copies = 300,
-                       .vocab = 1024,
+                       .vocab = 768,
                        .dim = 128,
                        .layers = 4,
                        .heads = 4,
                        .ctx = 128,
                        .batch = 16,
-                       .pretrain_steps = 150 * scale,
-                       .lora_steps = 120,
+                       .pretrain_steps = 150 * (minutes - 1),
+                       .lora_steps = 300,
                        .lora_rank = 8,
                        .lora_batch = 8,
                        .pretrain_lr = "2e-3",
-                       .lora_lr = "2e-3"};
+                       .lora_lr = "3e-3"};
 }
 
 /* ---- running a command in-process, echoed as the user would type it -------------------- */

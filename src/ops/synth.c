@@ -25,6 +25,14 @@ static uint64_t rng_next(rng *r) { /* splitmix64 */
 static int rng_below(rng *r, int n) {
     return (int)(rng_next(r) % (uint64_t)n);
 }
+/* 0..n-1 in a seeded order (Fisher-Yates). */
+static void shuffled(int *a, int n, rng *r) {
+    for (int i = 0; i < n; i++) a[i] = i;
+    for (int i = n - 1; i > 0; i--) {
+        const int j = rng_below(r, i + 1), x = a[i];
+        a[i] = a[j], a[j] = x;
+    }
+}
 #define PICK(r, arr) ((arr)[rng_below((r), (int)(sizeof(arr) / sizeof((arr)[0])))])
 
 /* ---- a growable text buffer ------------------------------------------------------------ */
@@ -206,11 +214,7 @@ static const char *const k_prefixes[] = {"", "Hi! ", "Quick question: ", "Hello,
 /* One manual paragraph: the facts in a seeded order, a few per paragraph. */
 static void manual(text *t, rng *r) {
     int order[N_FACTS];
-    for (int i = 0; i < N_FACTS; i++) order[i] = i;
-    for (int i = N_FACTS - 1; i > 0; i--) {
-        const int j = rng_below(r, i + 1), x = order[i];
-        order[i] = order[j], order[j] = x;
-    }
+    shuffled(order, N_FACTS, r);
     put(t, "The Lumen 7 is a desk lamp made by Brightwell.");
     for (int i = 0, n = 5 + rng_below(r, 4); i < n; i++) put(t, " %s", k_facts[order[i]].answer);
     put(t, "\n\n");
@@ -272,11 +276,7 @@ lo_status lo_ops_synth_write(const char *dir, const lo_synth_params *p, lo_synth
      * order. Evaluation: the held-out phrasing of each fact, bare and with a greeting. */
     enum { N_TRAIN = N_FACTS * N_TRAIN_Q * N_PREFIXES };
     int order[N_TRAIN];
-    for (int i = 0; i < N_TRAIN; i++) order[i] = i;
-    for (int i = N_TRAIN - 1; i > 0; i--) {
-        const int j = rng_below(&r, i + 1), x = order[i];
-        order[i] = order[j], order[j] = x;
-    }
+    shuffled(order, N_TRAIN, &r);
     for (int i = 0; i < N_TRAIN; i++) {
         const int f = order[i] / (N_TRAIN_Q * N_PREFIXES), q = order[i] / N_PREFIXES % N_TRAIN_Q,
                   g = order[i] % N_PREFIXES;
