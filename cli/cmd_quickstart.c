@@ -453,7 +453,6 @@ int lo_cmd_quickstart(int argc, char **argv) {
     if (!s) s = lo_server_start(server);
     if (s) {
         lo_server_free(server);
-        if (s == LO_ERR_IO) fprintf(stderr, "llmops quickstart: is port %lld in use? Give another --port\n", port);
         return lo_cli_fail(C, s);
     }
     const int bound = lo_server_port(server);
