@@ -149,6 +149,9 @@ typedef struct lo_train_params {
     lo_lr_schedule schedule;
     float beta1, beta2, adam_eps, weight_decay; /* 0 = 0.9, 0.95, 1e-8; weight_decay as given */
     float grad_clip;                            /* clip the global gradient norm to this (≤ 0 = off) */
+    int64_t qchunk_floats;                      /* QLoRA: the dequantisation scratch in floats (0 = 2 Mi, 8 MiB): a
+                                                 * stored matrix is dequantised this many floats' worth of whole rows
+                                                 * at a time (one row at least) for its products */
 } lo_train_params;
 
 typedef struct lo_trainer lo_trainer;

@@ -21,13 +21,13 @@ static float *carve(lo_arena *a, int64_t n_floats) {
 }
 
 /* Floats of the QLoRA dequantisation scratch: the largest row chunk of any stored matrix. */
-static int64_t qbuf_floats(const lo_train_model *m) {
+static int64_t qbuf_floats(const lo_train_model *m, int64_t budget) {
     if (!m->qbase) return 0;
-    int64_t mx = lo_train__qchunk_rows(&m->Q.output, LO_TRAIN_QCHUNK_FLOATS) * m->Q.output.ne0;
+    int64_t mx = lo_train__qchunk_rows(&m->Q.output, budget) * m->Q.output.ne0;
     for (int64_t l = 0; l < m->c.n_layer; l++)
         for (int k = 0; k < LO_LORA_N_TARGETS; k++) {
             const lo_train_qmat *q = lo_train__qmat(m, l, k);
-            const int64_t f = lo_train__qchunk_rows(q, LO_TRAIN_QCHUNK_FLOATS) * q->ne0;
+            const int64_t f = lo_train__qchunk_rows(q, budget) * q->ne0;
             if (f > mx) mx = f;
         }
     return mx;
@@ -83,6 +83,9 @@ lo_status lo_trainer_create(lo_train_model *m, const lo_train_params *p, lo_trai
         return lo_error(LO_ERR_RANGE, "give 0 ≤ --weight-decay < 10, betas and eps in [0, 1), a finite --grad-clip",
                         "train: weight decay %g, betas %g/%g, eps %g or clip %g out of range", p->weight_decay,
                         p->beta1, p->beta2, p->adam_eps, p->grad_clip);
+    if (p->qchunk_floats < 0 || p->qchunk_floats > ((int64_t)1 << 32))
+        return lo_error(LO_ERR_RANGE, "give 0 ≤ qchunk_floats ≤ 2^32 (0 = the default)",
+                        "train: QLoRA scratch of %lld floats", (long long)p->qchunk_floats);
     if (m->qbase && !m->lora)
         return lo_error(LO_ERR_INVALID, "add adapters (lo_train_model_add_lora): a QLoRA base is frozen",
                         "train: a quantised base without adapters has nothing to train");
@@ -102,7 +105,7 @@ lo_status lo_trainer_create(lo_train_model *m, const lo_train_params *p, lo_trai
     t->KV = t->hd * c->n_head_kv;
     t->n_threads = p->n_threads > 0 ? p->n_threads : lo_cpu_count();
     if (t->n_threads > 256) t->n_threads = 256;
-    t->qbuf_floats = qbuf_floats(m);
+    t->qbuf_floats = qbuf_floats(m, p->qchunk_floats > 0 ? p->qchunk_floats : LO_TRAIN_QCHUNK_FLOATS);
     const int L = c->n_layer;
     /* The arena's size in double first: absurd shapes are refused before any size_t
      * arithmetic could wrap. */
