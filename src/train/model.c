@@ -362,11 +362,11 @@ lo_status lo_train_model_save_gguf(const lo_train_model *m, const char *tokenize
                                    const char *out_path) {
     if ((!tokenizer_path && !m->base_path) || !out_path)
         return lo_error(LO_ERR_INVALID, "give --tokenizer and --out", "train: no tokenizer or output path");
+    if (m->qbase) return lo_train__qlora_save(m, name, out_path);
     const lo_train_config *c = &m->c;
     lo_gguf_writer *w = NULL;
     lo_status s = lo_gguf_writer_create(3, &w);
     if (s) return s;
-    if (m->qbase) return lo_train__qlora_save(m, name, out_path);
     float *wts = m->w; /* with adapters: a merged copy */
     if (m->lora && !(wts = lo_train__lora_merged(m))) {
         lo_gguf_writer_free(w);
