@@ -1,5 +1,6 @@
 /* train (L3): training llama-architecture models in f32 (from scratch, or fine-tuning a
- * GGUF base: all weights or LoRA adapters) — parameters and their
+ * GGUF base: all weights, LoRA adapters with dropout, or QLoRA adapters on a quantised
+ * base) — parameters and their
  * gradients, the forward and hand-written backward pass over a batch of sequences,
  * cross-entropy with a per-token mask, AdamW with warmup + constant/linear/cosine
  * schedules, clipping by global norm, a packed data loader (plain text; JSONL chat or

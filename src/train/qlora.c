@@ -2,7 +2,6 @@
  * type inside the file's mapping while adapters train on top, and writing the result as
  * the base with the adapters merged and each merged tensor re-quantised to its own type. */
 #include <cblas.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "llmops/gguf.h"

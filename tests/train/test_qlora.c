@@ -194,7 +194,7 @@ static void runs(const char *base, const char *data) {
     CHECK_OK(lo_train_run(&p, &res));
     fprintf(stderr, "qlora run: val loss %.4f -> %.4f, %lld trainable of %lld\n", res.first_val_loss, res.last_val_loss,
             (long long)res.n_trainable, (long long)res.n_params);
-    CHECK(res.last_val_loss < res.first_val_loss - 0.3); /* random weights: ~log 259, falling */
+    CHECK(res.last_val_loss < res.first_val_loss - 0.3);              /* random weights: ~log 259, falling */
     CHECK(res.n_trainable == 2 * 4 * (64 + 64 + 64 + 32 + 128 + 64)); /* A + B of q, v, down on 2 layers */
     /* The output is the base: same KVs, same tensors and types; only the adapted ones differ. */
     lo_gguf *gb = NULL, *go = NULL, *ga = NULL;
