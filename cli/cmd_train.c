@@ -1,6 +1,6 @@
 /* `llmops train`: trains a llama model from scratch on a plain-text file with a tokenizer
- * taken from a GGUF, or fine-tunes a llama GGUF base (--base, full fine-tuning)
- * (lo_train_run), and writes a llama GGUF; a one-line progress bar and
+ * taken from a GGUF, or fine-tunes a llama GGUF base (--base: full, LoRA, or QLoRA on a
+ * quantised base, with LoRA dropout) (lo_train_run), and writes a llama GGUF; a one-line progress bar and
  * validation loss/perplexity on stderr; checkpoints every N steps and at SIGINT, --resume.
  * Text or JSONL data (--format, --strict, --chat-template). With --store (or
  * $LLMOPS_STORE) the run is recorded: dataset version, params, base, train/val loss per
@@ -243,22 +243,17 @@ int lo_cmd_train(int argc, char **argv) {
     int rc = lo_cli_parse(cmd, argc, argv, 1, o, O_COUNT, pos, 0, &n_pos);
     if (rc) return rc;
     /* What is not built yet is refused, never ignored. */
-    const bool lora = o[O_METHOD].set && !strcmp(o[O_METHOD].value, "lora");
+    const bool qlora = o[O_METHOD].set && !strcmp(o[O_METHOD].value, "qlora");
+    const bool lora = qlora || (o[O_METHOD].set && !strcmp(o[O_METHOD].value, "lora"));
     if (o[O_METHOD].set && !lora && strcmp(o[O_METHOD].value, "full") != 0)
-        return lo_cli_usage_error(cmd,
-                                  !strcmp(o[O_METHOD].value, "qlora")
-                                      ? "--method %s is not available yet: full and lora are built"
-                                      : "--method must be full or lora, not '%s'",
-                                  o[O_METHOD].value);
+        return lo_cli_usage_error(cmd, "--method must be full, lora or qlora, not '%s'", o[O_METHOD].value);
     if (!lora)
         for (int k = O_LORA_RANK; k <= O_ADAPTER_OUT; k++)
-            if (o[k].set) return lo_cli_usage_error(cmd, "%s needs --method lora", o[k].name);
-    if (lora && !o[O_BASE].set) return lo_cli_usage_error(cmd, "--method lora needs --base BASE.gguf");
+            if (o[k].set) return lo_cli_usage_error(cmd, "%s needs --method lora or qlora", o[k].name);
+    if (lora && !o[O_BASE].set) return lo_cli_usage_error(cmd, "--method %s needs --base BASE.gguf", o[O_METHOD].value);
     double dropout = 0;
-    if (!get_num(&o[O_LORA_DROPOUT], 0, 0.999, &dropout))
+    if (!get_num(&o[O_LORA_DROPOUT], 0, 0.999999, &dropout) || !(dropout < 1))
         return lo_cli_usage_error(cmd, "--lora-dropout needs a number in [0, 1)");
-    if (dropout > 0)
-        return lo_cli_usage_error(cmd, "--lora-dropout above 0 is not available yet (adapters train without dropout)");
     long long lora_rank = 8;
     double lora_alpha = 16;
     uint32_t lora_targets = LO_LORA_Q | LO_LORA_V;
@@ -270,7 +265,8 @@ int lo_cmd_train(int argc, char **argv) {
                                   "--lora-targets takes names from q,k,v,o,gate,up,down (comma-separated, "
                                   "each once), not '%s'",
                                   o[O_LORA_TARGETS].value);
-    const lo_lora_config lora_cfg = {.rank = (int32_t)lora_rank, .alpha = (float)lora_alpha, .targets = lora_targets};
+    const lo_lora_config lora_cfg = {
+        .rank = (int32_t)lora_rank, .alpha = (float)lora_alpha, .targets = lora_targets, .dropout = (float)dropout};
     const char *mpi = getenv("OMPI_COMM_WORLD_SIZE");
     if (mpi && atoi(mpi) > 1)
         return lo_cli_usage_error(cmd, "data-parallel training under mpirun is not available yet: run one process");
@@ -386,6 +382,7 @@ int lo_cmd_train(int argc, char **argv) {
     p.train.warmup = (int32_t)warmup; /* -1: a tenth of the run, at most 100 steps */
     p.epochs = epochs;
     p.lora = lora ? &lora_cfg : NULL;
+    p.qlora = qlora;
     p.adapter_path = o[O_ADAPTER_OUT].set ? o[O_ADAPTER_OUT].value : NULL;
     p.val_fraction = val_split / 100.0;
     p.seed = (uint64_t)seed;
@@ -423,13 +420,15 @@ int lo_cmd_train(int argc, char **argv) {
     if (o[O_REGISTER].set && lo_ops_check_name("--register", o[O_REGISTER].value))
         return lo_cli_fail(cmd, LO_ERR_INVALID);
     if (store_url) {
-        json_t *pj =
-            json_pack("{s:s, s:s, s:I, s:f, s:i, s:i, s:i, s:f, s:f, s:i, s:s, s:f, s:f, s:I, s:i, s:I, s:I}", "method",
-                      lora ? "lora" : "full", "out", p.out_path, "steps", (json_int_t)steps, "epochs", epochs, "batch",
-                      (int)batch, "seq", (int)seq, "grad_accum", (int)accum, "lr", lr, "min_lr", min_lr, "warmup",
-                      (int)warmup, "schedule", lo_lr_schedule_name((lo_lr_schedule)sched), "weight_decay", wd,
-                      "grad_clip", clip, "seed", (json_int_t)seed, "threads", (int)threads, "eval_every",
-                      (json_int_t)eval_every, "eval_batches", (json_int_t)eval_batches);
+        json_t *pj = json_pack(
+            "{s:s, s:s, s:I, s:f, s:i, s:i, s:i, s:f, s:f, s:i, s:s, s:f, s:f, s:I, s:i, s:I, s:I}", "method",
+            qlora  ? "qlora"
+            : lora ? "lora"
+                   : "full",
+            "out", p.out_path, "steps", (json_int_t)steps, "epochs", epochs, "batch", (int)batch, "seq", (int)seq,
+            "grad_accum", (int)accum, "lr", lr, "min_lr", min_lr, "warmup", (int)warmup, "schedule",
+            lo_lr_schedule_name((lo_lr_schedule)sched), "weight_decay", wd, "grad_clip", clip, "seed", (json_int_t)seed,
+            "threads", (int)threads, "eval_every", (json_int_t)eval_every, "eval_batches", (json_int_t)eval_batches);
         if (!pj) return lo_cli_fail(cmd, LO_ERR_NOMEM);
         json_object_set_new(pj, "data", json_string(p.data_path));
         json_object_set_new(pj, "format",
@@ -447,8 +446,9 @@ int lo_cmd_train(int argc, char **argv) {
         }
         if (lora)
             json_object_set_new(pj, "lora",
-                                json_pack("{s:i, s:f, s:s}", "rank", (int)lora_rank, "alpha", lora_alpha, "targets",
-                                          o[O_LORA_TARGETS].set ? o[O_LORA_TARGETS].value : "q,v"));
+                                json_pack("{s:i, s:f, s:s, s:f}", "rank", (int)lora_rank, "alpha", lora_alpha,
+                                          "targets", o[O_LORA_TARGETS].set ? o[O_LORA_TARGETS].value : "q,v", "dropout",
+                                          (double)(float)dropout));
         lo_status rs = record_start(store_url, &p, ds_name, pj, &ui.store, &ui.run_id, base_ref);
         json_decref(pj);
         if (rs) {
@@ -495,8 +495,9 @@ int lo_cmd_train(int argc, char **argv) {
         fprintf(stderr, "llmops train: %lld bad JSONL line(s) skipped (named above; --strict rejects them)\n",
                 (long long)res.n_skipped);
     if (lora)
-        printf("%s: LoRA rank %d alpha %g, %lld trainable params, merged into the output%s%s\n", p.out_path,
-               lora_cfg.rank, lora_cfg.alpha, (long long)res.n_trainable, p.adapter_path ? "; adapter " : "",
+        printf("%s: %s rank %d alpha %g, %lld trainable params, dropout %g, merged into the output%s%s%s\n", p.out_path,
+               qlora ? "QLoRA" : "LoRA", lora_cfg.rank, lora_cfg.alpha, (long long)res.n_trainable, lora_cfg.dropout,
+               qlora ? " (re-quantised to the base's types: lossy)" : "", p.adapter_path ? "; adapter " : "",
                p.adapter_path ? p.adapter_path : "");
     printf("%s: llama %lld params, %lld steps, %lld training tokens, val loss %.4f -> %.4f (ppl %.3f), %.0f tokens/s, "
            "%.1f s\n",

@@ -135,7 +135,7 @@ static const lo_cli_command commands[] = {
      "  --experts-used K  experts per token (default 2)\n"
      "  --sliding-window W  write llama.attention.sliding_window = W\n",
      lo_cmd_gen_model},
-    {"train", "--data FILE [--val FILE | --val-split PCT] --out OUT.gguf (--base BASE.gguf | --tokenizer TOK.gguf [--arch llama] --dim D --layers L --heads H [--kv-heads K] [--ff F] [--ctx N] [--tied]) (--steps N | --epochs N) [--batch B] [--seq T] [--lr LR] [--min-lr LR] [--warmup N] [--schedule cosine|linear|constant] [--grad-clip C] [--grad-accum K] [--weight-decay W] [--seed S] [--threads N] [--eval-every N] [--eval-batches N] [--docs blank|line] [--format text|jsonl] [--strict] [--chat-template NAME] [--store URL [--register NAME] [--dataset NAME]] [--checkpoint FILE] [--checkpoint-every N] [--resume FILE] [--name NAME] [--method full|lora [--lora-rank R] [--lora-alpha A] [--lora-targets LIST] [--lora-dropout 0] [--adapter-out FILE]]",
+    {"train", "--data FILE [--val FILE | --val-split PCT] --out OUT.gguf (--base BASE.gguf | --tokenizer TOK.gguf [--arch llama] --dim D --layers L --heads H [--kv-heads K] [--ff F] [--ctx N] [--tied]) (--steps N | --epochs N) [--batch B] [--seq T] [--lr LR] [--min-lr LR] [--warmup N] [--schedule cosine|linear|constant] [--grad-clip C] [--grad-accum K] [--weight-decay W] [--seed S] [--threads N] [--eval-every N] [--eval-batches N] [--docs blank|line] [--format text|jsonl] [--strict] [--chat-template NAME] [--store URL [--register NAME] [--dataset NAME]] [--checkpoint FILE] [--checkpoint-every N] [--resume FILE] [--name NAME] [--method full|lora|qlora [--lora-rank R] [--lora-alpha A] [--lora-targets LIST] [--lora-dropout P] [--adapter-out FILE]]",
      "train a llama model from scratch, or fine-tune a llama GGUF, on a text or JSONL file and write it as a GGUF",
      "  --data FILE    UTF-8 text; documents separated by blank lines (--docs line: one per line),\n"
      "                 packed into --seq windows with EOS after each document (BOS before, if the\n"
@@ -151,8 +151,8 @@ static const lo_cli_command commands[] = {
      "  --strict       a bad JSONL line (invalid JSON, unknown role, missing field, too long)\n"
      "                 fails the run; without it the line is reported as file:line and skipped\n"
      "  --val FILE     validation text (default: the last --val-split percent of the documents, 10)\n"
-     "  --base F       fine-tune this llama GGUF (F32, F16 or BF16 tensors; quantised bases are\n"
-     "                 refused): its shape, weights and tokenizer; the output keeps its metadata.\n"
+     "  --base F       fine-tune this llama GGUF (F32, F16 or BF16 tensors; a quantised base takes\n"
+     "                 --method qlora): its shape, weights and tokenizer; the output keeps its metadata.\n"
      "                 Not combined with --tokenizer or the shape options; --seq defaults to\n"
      "                 its context, at most 256\n"
      "  --tokenizer F  a GGUF holding the tokenizer; its tokenizer.* keys go into the output\n"
@@ -176,9 +176,16 @@ static const lo_cli_command commands[] = {
      "  --method full  train all weights (from scratch or of --base; the default)\n"
      "  --method lora  freeze --base and train low-rank adapters W + (alpha/rank)·B·A; --out gets\n"
      "                 the merged weights. --lora-rank R (8), --lora-alpha A (16), --lora-targets\n"
-     "                 from q,k,v,o,gate,up,down (q,v); --lora-dropout only 0\n"
-     "  --adapter-out F  with --method lora, also write the adapter alone as a llama.cpp LoRA\n"
-     "                 GGUF (llama.cpp: -m BASE --lora F)\n"
+     "                 from q,k,v,o,gate,up,down (q,v), --lora-dropout P (0; 0 ≤ P < 1: dropout on\n"
+     "                 the adapters' input, scaled 1/(1-P), a fresh mask per micro-batch from --seed,\n"
+     "                 none in validation or the merged output)\n"
+     "  --method qlora LoRA on a quantised --base (Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K..Q6_K, F16/BF16/F32\n"
+     "                 too): the base stays in its types, mmapped, each matrix dequantised in row\n"
+     "                 chunks as it is used; the same LoRA options. --out gets the base with the\n"
+     "                 adapters merged and re-quantised to each tensor's type (lossy; the adapter\n"
+     "                 file is the exact result), other tensors byte for byte\n"
+     "  --adapter-out F  with --method lora or qlora, also write the adapter alone as a llama.cpp\n"
+     "                 LoRA GGUF (llama.cpp: -m BASE --lora F)\n"
      "  --store URL    record the run (default $LLMOPS_STORE; without either nothing is recorded):\n"
      "                 a run of kind train with the options as params, --data as a version of\n"
      "                 dataset --dataset NAME (default the file's base name), the base's model\n"
@@ -186,7 +193,7 @@ static const lo_cli_command commands[] = {
      "                 each evaluation, the output (and --adapter-out) as artifacts\n"
      "  --register NAME  with a store, register the output as the next version of model NAME\n"
      "                 with the run and the base as its lineage\n"
-     "  Not available yet (refused): --method qlora, --lora-dropout > 0, mpirun\n",
+     "  Not available yet (refused): mpirun\n",
      lo_cmd_train},
     {"lora", "merge BASE.gguf ADAPTER.gguf OUT.gguf [--scale S]",
      "merge a llama.cpp LoRA adapter GGUF into its llama base, writing an F32 GGUF",

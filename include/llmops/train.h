@@ -1,5 +1,6 @@
 /* train (L3): training llama-architecture models in f32 (from scratch, or fine-tuning a
- * GGUF base: all weights or LoRA adapters) — parameters and their
+ * GGUF base: all weights, LoRA adapters with dropout, or QLoRA adapters on a quantised
+ * base) — parameters and their
  * gradients, the forward and hand-written backward pass over a batch of sequences,
  * cross-entropy with a per-token mask, AdamW with warmup + constant/linear/cosine
  * schedules, clipping by global norm, a packed data loader (plain text; JSONL chat or
@@ -57,6 +58,18 @@ lo_train_tensor lo_train_model_tensor(const lo_train_model *m, int32_t i);
  * architecture), are refused with LO_ERR_UNSUPPORTED. */
 lo_status lo_train_model_load_gguf(const char *path, lo_train_model **out);
 
+/* QLoRA: the same llama GGUF base, but its weight matrices stay in their stored type (any
+ * type the tensor module dequantises — Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K, F16, BF16,
+ * F32) inside the file's mapping, which the model keeps open: no f32 copy. Norm gains
+ * become f32. The trainer dequantises each matrix on the fly in row chunks into a scratch
+ * sized at its creation (token embeddings: only the rows looked up). Only adapters can be
+ * trained on it: call lo_train_model_add_lora before lo_trainer_create.
+ * lo_train_model_tensor gives w = NULL for its matrices. A tensor of another type (the IQ
+ * types, ...) or whose rows do not hold whole blocks is refused with LO_ERR_UNSUPPORTED. */
+lo_status lo_train_model_load_qlora(const char *path, lo_train_model **out);
+/* True for a model from lo_train_model_load_qlora. */
+bool lo_train_model_is_quantized(const lo_train_model *m);
+
 /* LoRA (lora.c): trainable low-rank adapters on chosen projections of every layer, the
  * base frozen. For a projection y = x·Wᵀ (W [out][in]) the adapter adds
  * (alpha/rank)·(x·Aᵀ)·Bᵀ with A [rank][in] drawn Kaiming-uniform U(−1/√in, 1/√in) (PEFT's
@@ -76,6 +89,9 @@ typedef struct lo_lora_config {
     int32_t rank;     /* 1 .. min(in, out) of every target */
     float alpha;      /* scale = alpha / rank */
     uint32_t targets; /* LO_LORA_* bits, non-zero */
+    float dropout;    /* 0 ≤ p < 1: PEFT's lora_dropout on the adapter's input, y = x·Wᵀ +
+                       * scale·(drop(x)·Aᵀ)·Bᵀ with drop(x) = x·mask/(1 − p); only while the
+                       * trainer's dropout is on (lo_trainer_set_dropout), never in merges */
 } lo_lora_config;
 /* "q,k,v,o,gate,up,down" (any non-empty subset, comma-separated) → LO_LORA_* bits; false
  * on an unknown or repeated name. */
@@ -108,7 +124,11 @@ lo_status lo_train_lora_merge_gguf(const char *base_path, const char *adapter_pa
 /* Writes a llama GGUF (F32 weights, every llama.* key llama.cpp reads, the tokenizer.*
  * metadata copied from tokenizer_path) atomically (temp + rename). A model loaded from a
  * base keeps every key of the base (tokenizer_path may then be NULL); general.name is
- * replaced only when name is given, general.file_type becomes 0 (F32). */
+ * replaced only when name is given, general.file_type becomes 0 (F32). A QLoRA model
+ * (lo_train_model_load_qlora) is written as its base: every key and every tensor of the
+ * base file in its order and type, the tensors with adapters merged (W + scale·B·A on the
+ * dequantised rows) and re-quantised to their own type with the tensor module's quantiser
+ * (lossy: the adapter file is the exact result), the others byte for byte. */
 lo_status lo_train_model_save_gguf(const lo_train_model *m, const char *tokenizer_path, const char *name,
                                    const char *out_path);
 
@@ -130,6 +150,9 @@ typedef struct lo_train_params {
     lo_lr_schedule schedule;
     float beta1, beta2, adam_eps, weight_decay; /* 0 = 0.9, 0.95, 1e-8; weight_decay as given */
     float grad_clip;                            /* clip the global gradient norm to this (≤ 0 = off) */
+    int64_t qchunk_floats;                      /* QLoRA: the dequantisation scratch in floats (0 = 2 Mi, 8 MiB): a
+                                                 * stored matrix is dequantised this many floats' worth of whole rows
+                                                 * at a time (one row at least) for its products */
 } lo_train_params;
 
 typedef struct lo_trainer lo_trainer;
@@ -146,6 +169,11 @@ float lo_train_lr(const lo_train_params *p, int64_t step);
 
 /* Sets every gradient to zero. */
 void lo_trainer_zero_grad(lo_trainer *t);
+/* LoRA dropout (lo_lora_config.dropout > 0) for the forwards that follow: on, a mask drawn
+ * from (seed, step, micro) — fresh per micro-batch, the same in a micro-batch's forward and
+ * backward and when the run is resumed; off (the default, and for evaluation) the adapters
+ * see their input unchanged. */
+void lo_trainer_set_dropout(lo_trainer *t, bool on, uint64_t seed, int64_t step, int32_t micro);
 /* One micro-batch: tokens, targets and mask are B×T (row b is sequence b, at positions
  * 0..T-1). Returns in *loss_sum the sum over masked tokens (mask[i] != 0) of
  * -log p(target | prefix), in double, and in *n_counted their number. With backward, adds
@@ -256,7 +284,10 @@ typedef struct lo_train_run_params {
     const char *name;           /* general.name (NULL: "llmops-trained") */
     lo_train_config model;      /* n_vocab 0 = the tokenizer's */
     const lo_lora_config *lora; /* non-NULL: LoRA (lo_train_model_add_lora, seeded with seed);
-                                 * out_path gets the merged weights */
+                                 * out_path gets the merged weights; dropout > 0: a mask per
+                                 * micro-batch from (seed, step, micro-batch), none in evaluation */
+    bool qlora;                 /* with lora and base_path: QLoRA (lo_train_model_load_qlora),
+                                 * out_path gets the base re-quantised with the adapters merged */
     const char *adapter_path;   /* with lora: also the adapter alone (lo_train_model_save_lora_gguf) */
     lo_train_params train;      /* seq 0: the model's context, at most 256;
                                  * total_steps 0 with epochs > 0: from the data;

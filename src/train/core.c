@@ -1,7 +1,9 @@
 /* train: the trainer's buffers and the llama forward + hand-written backward pass over B
  * sequences of T tokens in f32 — OpenBLAS sgemm for every product (attention's on strided
- * per-head views), the thread pool for the cross-entropy rows. Shapes: N = B·T rows; D
- * model width, KV = n_head_kv·hd, F FFN width, V vocab; matrices are row-major [out][in]. */
+ * per-head views; a QLoRA base's matrices dequantised in row chunks first), the thread
+ * pool for the cross-entropy rows and dequantisation, LoRA adapters with dropout. Shapes:
+ * N = B·T rows; D model width, KV = n_head_kv·hd, F FFN width, V vocab; matrices are
+ * row-major [out][in]. */
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -18,6 +20,26 @@ static float *carve(lo_arena *a, int64_t n_floats) {
     return p;
 }
 
+/* Floats of the QLoRA dequantisation scratch: the largest row chunk of any stored matrix. */
+static int64_t qbuf_floats(const lo_train_model *m, int64_t budget) {
+    if (!m->qbase) return 0;
+    int64_t mx = lo_train__qchunk_rows(&m->Q.output, budget) * m->Q.output.ne0;
+    for (int64_t l = 0; l < m->c.n_layer; l++)
+        for (int k = 0; k < LO_LORA_N_TARGETS; k++) {
+            const lo_train_qmat *q = lo_train__qmat(m, l, k);
+            const int64_t f = lo_train__qchunk_rows(q, budget) * q->ne0;
+            if (f > mx) mx = f;
+        }
+    return mx;
+}
+
+/* The widest adapter input (D, or F with an adapter on ffn_down): dropout's scratch rows. */
+static int64_t drop_width(const lo_train_model *m) {
+    const lo_train_lora *a = m->lora;
+    if (!a || !(a->c.dropout > 0)) return 0;
+    return (a->c.targets & LO_LORA_DOWN) && m->c.n_ff > m->c.n_embd ? m->c.n_ff : m->c.n_embd;
+}
+
 /* Bytes of the arena: every buffer lo_trainer_create carves, with alignment slack. */
 static size_t trainer_bytes(const lo_trainer *t) {
     const lo_train_config *c = &t->m->c;
@@ -32,8 +54,10 @@ static size_t trainer_bytes(const lo_trainer *t) {
         for (int32_t i = 0; i < lr->n_t; i += 2) floats += N * (size_t)lr->c.rank;
         floats += N * (size_t)lr->c.rank;
     }
-    /* 64-byte alignment slack per buffer, and the row losses in double */
-    return floats * sizeof(float) + N * sizeof(double) + (size_t)(16 * L + 40 + (lr ? lr->n_t : 0)) * 64;
+    const size_t dw = (size_t)drop_width(t->m);
+    floats += 2 * N * dw + (size_t)t->qbuf_floats;
+    /* 64-byte alignment slack per buffer, the row losses in double, dropout's mask bytes */
+    return floats * sizeof(float) + N * sizeof(double) + N * dw + (size_t)(16 * L + 44 + (lr ? lr->n_t : 0)) * 64;
 }
 
 lo_status lo_trainer_create(lo_train_model *m, const lo_train_params *p, lo_trainer **out) {
@@ -59,6 +83,12 @@ lo_status lo_trainer_create(lo_train_model *m, const lo_train_params *p, lo_trai
         return lo_error(LO_ERR_RANGE, "give 0 ≤ --weight-decay < 10, betas and eps in [0, 1), a finite --grad-clip",
                         "train: weight decay %g, betas %g/%g, eps %g or clip %g out of range", p->weight_decay,
                         p->beta1, p->beta2, p->adam_eps, p->grad_clip);
+    if (p->qchunk_floats < 0 || p->qchunk_floats > ((int64_t)1 << 32))
+        return lo_error(LO_ERR_RANGE, "give 0 ≤ qchunk_floats ≤ 2^32 (0 = the default)",
+                        "train: QLoRA scratch of %lld floats", (long long)p->qchunk_floats);
+    if (m->qbase && !m->lora)
+        return lo_error(LO_ERR_INVALID, "add adapters (lo_train_model_add_lora): a QLoRA base is frozen",
+                        "train: a quantised base without adapters has nothing to train");
     size_t n_tok;
     if (lo_mul_overflow((size_t)p->batch, (size_t)p->seq, &n_tok) || n_tok > (1u << 24))
         return lo_error(LO_ERR_RANGE, "give a smaller --batch × --seq", "train: %d × %d tokens per micro-batch",
@@ -75,6 +105,7 @@ lo_status lo_trainer_create(lo_train_model *m, const lo_train_params *p, lo_trai
     t->KV = t->hd * c->n_head_kv;
     t->n_threads = p->n_threads > 0 ? p->n_threads : lo_cpu_count();
     if (t->n_threads > 256) t->n_threads = 256;
+    t->qbuf_floats = qbuf_floats(m, p->qchunk_floats > 0 ? p->qchunk_floats : LO_TRAIN_QCHUNK_FLOATS);
     const int L = c->n_layer;
     /* The arena's size in double first: absurd shapes are refused before any size_t
      * arithmetic could wrap. */
@@ -126,6 +157,12 @@ lo_status lo_trainer_create(lo_train_model *m, const lo_train_params *p, lo_trai
             if (m->lora->a[i]) t->lora_xa[i] = carve(a, N * r);
         t->lora_dxa = carve(a, N * r);
     }
+    if (drop_width(m)) {
+        t->lora_xd = carve(a, N * drop_width(m)), t->lora_dxd = carve(a, N * drop_width(m));
+        t->drop_mask = lo_arena_alloc(a, (size_t)(N * drop_width(m)), 64);
+        LO_ASSERT(t->drop_mask);
+    }
+    if (t->qbuf_floats) t->qbuf = carve(a, t->qbuf_floats);
     t->row_loss = lo_arena_alloc(a, (size_t)N * sizeof(double), 64);
     LO_ASSERT(t->row_loss);
     for (int64_t i = 0; i < T; i++) lo_rope_cache(t->rope + i * t->hd, t->hd, (int32_t)i, c->rope_freq_base, 1.0f);
@@ -157,6 +194,12 @@ void lo_trainer_zero_grad(lo_trainer *t) {
     memset(b.g, 0, (size_t)b.n * sizeof(float));
 }
 
+void lo_trainer_set_dropout(lo_trainer *t, bool on, uint64_t seed, int64_t step, int32_t micro) {
+    t->drop_on = on && t->lora_xd;
+    t->drop_key = lo_train__mix(lo_train__mix(lo_train__mix(seed ^ 0x6c6f72612d64726full) ^ (uint64_t)step) ^
+                                (uint64_t)(uint32_t)micro);
+}
+
 /* ---- products ------------------------------------------------------------------------------ */
 
 /* Y[N][O] = X[N][K] · W[O][K]ᵀ (+ Y when acc) */
@@ -175,10 +218,98 @@ static void mm_dw(float *dW, const float *dY, const float *X, int64_t N, int64_t
                 (int)K);
 }
 
+/* ---- a QLoRA base: stored matrices dequantised in row chunks ------------------------------------- */
+
+typedef struct dq_job {
+    const lo_train_qmat *q;
+    int64_t r0, nr;
+    float *dst;
+} dq_job;
+
+/* Rows [r0, r0+nr) of q into dst [nr][ne0], split across the pool by rows. */
+static void dq_job_fn(void *arg, int ith, int nth) {
+    const dq_job *j = arg;
+    const int64_t a = j->nr * ith / nth, b = j->nr * (ith + 1) / nth;
+    if (b > a)
+        lo_dequantize_row(j->q->type, j->q->data + (size_t)(j->r0 + a) * j->q->row_bytes, j->dst + a * j->q->ne0,
+                          (b - a) * j->q->ne0);
+}
+
+/* An F32 matrix is used in place when the mapping keeps it float-aligned. */
+static const float *q_f32(const lo_train_qmat *q) {
+    return q->type == LO_DTYPE_F32 && (uintptr_t)q->data % sizeof(float) == 0 ? (const float *)q->data : NULL;
+}
+
+/* Y[N][O] (+)= X[N][K] · Wᵀ for a base matrix: f32 W, or the stored q (data non-NULL) chunk
+ * by chunk: Y[:, r0:r0+nr] = X · Q[r0:r0+nr]ᵀ. */
+static void base_fwd(lo_trainer *t, float *Y, const float *X, const float *W, const lo_train_qmat *q, int64_t N,
+                     int64_t O, int64_t K, bool acc) {
+    if (!q || !q->data) {
+        mm_fwd(Y, X, W, N, O, K, acc);
+        return;
+    }
+    LO_ASSERT(q->ne0 == K && q->ne1 == O);
+    if (q_f32(q)) {
+        mm_fwd(Y, X, q_f32(q), N, O, K, acc);
+        return;
+    }
+    const int64_t rows = lo_train__qchunk_rows(q, t->qbuf_floats);
+    for (int64_t r0 = 0; r0 < O; r0 += rows) {
+        dq_job j = {q, r0, O - r0 < rows ? O - r0 : rows, t->qbuf};
+        lo_pool_run(t->pool, dq_job_fn, &j);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)j.nr, (int)K, 1.0f, X, (int)K, t->qbuf,
+                    (int)K, acc ? 1.0f : 0.0f, Y + r0, (int)O);
+    }
+}
+
+/* dX[N][K] (+)= dY[N][O] · W for a base matrix: Σ over chunks dY[:, r0:r0+nr] · Q[r0:r0+nr]. */
+static void base_dx(lo_trainer *t, float *dX, const float *dY, const float *W, const lo_train_qmat *q, int64_t N,
+                    int64_t O, int64_t K, bool acc) {
+    if (!q || !q->data) {
+        mm_dx(dX, dY, W, N, O, K, acc);
+        return;
+    }
+    LO_ASSERT(q->ne0 == K && q->ne1 == O);
+    if (q_f32(q)) {
+        mm_dx(dX, dY, q_f32(q), N, O, K, acc);
+        return;
+    }
+    const int64_t rows = lo_train__qchunk_rows(q, t->qbuf_floats);
+    for (int64_t r0 = 0; r0 < O; r0 += rows) {
+        dq_job j = {q, r0, O - r0 < rows ? O - r0 : rows, t->qbuf};
+        lo_pool_run(t->pool, dq_job_fn, &j);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)K, (int)j.nr, 1.0f, dY + r0, (int)O,
+                    t->qbuf, (int)K, acc || r0 > 0 ? 1.0f : 0.0f, dX, (int)K);
+    }
+}
+
+/* ---- LoRA dropout ------------------------------------------------------------------------------ */
+
+/* The keep-mask of adapter slot s for this micro-batch, [N][in] (1 = kept): each row from
+ * its own xorshift stream seeded by (drop_key, slot, row), so the forward and backward
+ * regenerate the same mask; kept with probability 1 − p (24-bit uniforms). */
+static void drop_mask(const lo_trainer *t, size_t s, int64_t in, float p) {
+    const uint64_t thr = (uint64_t)((double)p * 16777216.0 + 0.5);
+    const uint64_t ks = lo_train__mix(t->drop_key ^ lo_train__mix(0x5107ull + s));
+    for (int64_t n = 0; n < t->N; n++) {
+        uint64_t st = lo_train__mix(ks ^ (uint64_t)n) | 1;
+        uint8_t *mr = t->drop_mask + n * in;
+        for (int64_t i = 0; i < in; i++) mr[i] = (lo_train__next(&st) >> 40) >= thr;
+    }
+}
+
+/* drop(X) = X·mask/(1 − p) into lora_xd, the mask regenerated; the adapter's input. */
+static const float *drop_input(lo_trainer *t, size_t s, const float *X, int64_t in) {
+    const float p = t->m->lora->c.dropout, k = 1.0f / (1.0f - p);
+    drop_mask(t, s, in, p);
+    for (int64_t j = 0; j < t->N * in; j++) t->lora_xd[j] = t->drop_mask[j] ? X[j] * k : 0.0f;
+    return t->lora_xd;
+}
+
 /* ---- projections with LoRA adapters ------------------------------------------------------------ */
 
-/* After Y = X·Wᵀ for target k of layer l: Y += scale·(X·Aᵀ)·Bᵀ when it has an adapter,
- * keeping X·Aᵀ for the backward. */
+/* After Y = X·Wᵀ for target k of layer l: Y += scale·(X'·Aᵀ)·Bᵀ when it has an adapter,
+ * X' = drop(X) while dropout is on, else X; keeping X'·Aᵀ for the backward. */
 static void lora_fwd(lo_trainer *t, int64_t l, int k, float *Y, const float *X) {
     const lo_train_lora *a = t->m->lora;
     const size_t s = (size_t)(l * LO_LORA_N_TARGETS + k);
@@ -187,20 +318,21 @@ static void lora_fwd(lo_trainer *t, int64_t l, int k, float *Y, const float *X) 
     lo_train__lora_dims(&t->m->c, k, &o, &i);
     const int r = a->c.rank, N = t->N;
     float *xa = t->lora_xa[s];
-    mm_fwd(xa, X, a->a[s], N, r, i, false);
+    mm_fwd(xa, t->drop_on ? drop_input(t, s, X, i) : X, a->a[s], N, r, i, false);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, (int)o, r, a->scale, xa, r, a->b[s], r, 1.0f, Y, (int)o);
 }
 
 /* Backward of Y = X·Wᵀ (+ the adapter) for target k of layer l: dW += dYᵀ·X unless the
- * base is frozen (dW NULL), dX (+)= dY·W, and through the adapter with u = X·Aᵀ:
- * dB += scale·dYᵀ·u, du = scale·dY·B, dA += duᵀ·X, dX += du·A. */
+ * base is frozen (dW NULL), dX (+)= dY·W (W f32, or QLoRA's stored q), and through the
+ * adapter with X' its input (drop(X) under dropout) and u = X'·Aᵀ: dB += scale·dYᵀ·u,
+ * du = scale·dY·B, dA += duᵀ·X', dX += du·A (under dropout: mask/(1 − p) ⊙ du·A). */
 static void proj_bwd(lo_trainer *t, int64_t l, int k, float *dW, float *dX, const float *dY, const float *X,
                      const float *W, bool acc) {
     int64_t o, i;
     lo_train__lora_dims(&t->m->c, k, &o, &i);
     const int64_t N = t->N;
     if (dW) mm_dw(dW, dY, X, N, o, i);
-    mm_dx(dX, dY, W, N, o, i, acc);
+    base_dx(t, dX, dY, W, t->m->qbase ? lo_train__qmat(t->m, l, k) : NULL, N, o, i, acc);
     const lo_train_lora *a = t->m->lora;
     const size_t s = (size_t)(l * LO_LORA_N_TARGETS + k);
     if (!a || !a->a[s]) return;
@@ -210,8 +342,16 @@ static void proj_bwd(lo_trainer *t, int64_t l, int k, float *dW, float *dX, cons
                 1.0f, a->gb[s], r);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, r, (int)o, a->scale, dY, (int)o, a->b[s], r, 0.0f,
                 du, r);
-    mm_dw(a->ga[s], du, X, N, r, i);
-    mm_dx(dX, du, a->a[s], N, r, i, true);
+    if (!t->drop_on) {
+        mm_dw(a->ga[s], du, X, N, r, i);
+        mm_dx(dX, du, a->a[s], N, r, i, true);
+        return;
+    }
+    const float kp = 1.0f / (1.0f - a->c.dropout);
+    mm_dw(a->ga[s], du, drop_input(t, s, X, i), N, r, i); /* leaves this slot's mask in drop_mask */
+    mm_dx(t->lora_dxd, du, a->a[s], N, r, i, false);
+    for (int64_t j = 0; j < N * i; j++)
+        if (t->drop_mask[j]) dX[j] += t->lora_dxd[j] * kp;
 }
 
 /* ---- RMSNorm ---------------------------------------------------------------------------------- */
@@ -379,16 +519,24 @@ lo_status lo_trainer_forward(lo_trainer *t, const int32_t *tokens, const int32_t
                             tokens[n], targets[n], (long long)n, (long long)V);
     }
     const lo_train_weights *W = &m->W;
-    /* embeddings */
-    for (int64_t n = 0; n < N; n++)
-        memcpy(t->resid[0] + n * D, W->tok_embd + (int64_t)tokens[n] * D, (size_t)D * sizeof(float));
+    const lo_train_qweights *Q = m->qbase ? &m->Q : NULL; /* QLoRA: the stored matrices */
+    /* embeddings (QLoRA: only the rows looked up are dequantised) */
+    for (int64_t n = 0; n < N; n++) {
+        if (Q)
+            lo_dequantize_row(Q->tok_embd.type, Q->tok_embd.data + (size_t)tokens[n] * Q->tok_embd.row_bytes,
+                              t->resid[0] + n * D, D);
+        else
+            memcpy(t->resid[0] + n * D, W->tok_embd + (int64_t)tokens[n] * D, (size_t)D * sizeof(float));
+    }
+    static const lo_train_qlayer no_q; /* f32 bases: every matrix's data is NULL */
     for (int64_t l = 0; l < L; l++) {
         const lo_train_layer *w = &W->layers[l];
+        const lo_train_qlayer *ql = Q ? &Q->layers[l] : &no_q;
         lo_train_acts *y = &t->a[l];
         rms_fwd(y->xn1, y->rstd1, t->resid[l], w->attn_norm, N, D, c->norm_eps);
-        mm_fwd(y->q, y->xn1, w->wq, N, D, D, false);
-        mm_fwd(y->k, y->xn1, w->wk, N, KV, D, false);
-        mm_fwd(y->v, y->xn1, w->wv, N, KV, D, false);
+        base_fwd(t, y->q, y->xn1, w->wq, &ql->wq, N, D, D, false);
+        base_fwd(t, y->k, y->xn1, w->wk, &ql->wk, N, KV, D, false);
+        base_fwd(t, y->v, y->xn1, w->wv, &ql->wv, N, KV, D, false);
         lora_fwd(t, l, 0, y->q, y->xn1);
         lora_fwd(t, l, 1, y->k, y->xn1);
         lora_fwd(t, l, 2, y->v, y->xn1);
@@ -399,11 +547,11 @@ lo_status lo_trainer_forward(lo_trainer *t, const int32_t *tokens, const int32_t
         }
         att_fwd(t, y);
         memcpy(y->x_mid, t->resid[l], (size_t)(N * D) * sizeof(float));
-        mm_fwd(y->x_mid, y->att_out, w->wo, N, D, D, true);
+        base_fwd(t, y->x_mid, y->att_out, w->wo, &ql->wo, N, D, D, true);
         lora_fwd(t, l, 3, y->x_mid, y->att_out);
         rms_fwd(y->xn2, y->rstd2, y->x_mid, w->ffn_norm, N, D, c->norm_eps);
-        mm_fwd(y->gate, y->xn2, w->w_gate, N, F, D, false);
-        mm_fwd(y->up, y->xn2, w->w_up, N, F, D, false);
+        base_fwd(t, y->gate, y->xn2, w->w_gate, &ql->w_gate, N, F, D, false);
+        base_fwd(t, y->up, y->xn2, w->w_up, &ql->w_up, N, F, D, false);
         lora_fwd(t, l, 4, y->gate, y->xn2);
         lora_fwd(t, l, 5, y->up, y->xn2);
         for (int64_t i = 0; i < N * F; i++) {
@@ -411,11 +559,11 @@ lo_status lo_trainer_forward(lo_trainer *t, const int32_t *tokens, const int32_t
             y->h[i] = g / (1.0f + expf(-g)) * y->up[i];
         }
         memcpy(t->resid[l + 1], y->x_mid, (size_t)(N * D) * sizeof(float));
-        mm_fwd(t->resid[l + 1], y->h, w->w_down, N, D, F, true);
+        base_fwd(t, t->resid[l + 1], y->h, w->w_down, &ql->w_down, N, D, F, true);
         lora_fwd(t, l, 6, t->resid[l + 1], y->h);
     }
     rms_fwd(t->xf, t->rstd_f, t->resid[L], W->output_norm, N, D, c->norm_eps);
-    mm_fwd(t->logits, t->xf, W->output, N, V, D, false);
+    base_fwd(t, t->logits, t->xf, W->output, Q ? &Q->output : NULL, N, V, D, false);
     ce_job cj = {t, targets, mask, backward, grad_scale};
     lo_pool_run(t->pool, ce_job_fn, &cj);
     double sum = 0;
@@ -432,7 +580,7 @@ lo_status lo_trainer_forward(lo_trainer *t, const int32_t *tokens, const int32_t
     const lo_train_weights *G = &m->G;
     /* head: logits = xf·Woutᵀ (G's views are NULL when the base is frozen) */
     if (G->output) mm_dw(G->output, t->logits, t->xf, N, V, D);
-    mm_dx(t->dxn, t->logits, W->output, N, V, D, false);
+    base_dx(t, t->dxn, t->logits, W->output, Q ? &Q->output : NULL, N, V, D, false);
     rms_bwd(t->dx, G->output_norm, t->dxn, t->resid[L], t->rstd_f, W->output_norm, N, D, false);
     for (int64_t l = L - 1; l >= 0; l--) {
         const lo_train_layer *w = &W->layers[l];

@@ -1,6 +1,6 @@
 /* train: LoRA adapters — target parsing, the adapter block (A Kaiming-uniform, B zero)
- * added to a model whose base is then frozen, the trainable-tensor view the optimizer and
- * checkpoints use, and merging W' = W + (alpha/rank)·B·A for the output. */
+ * added to a model whose base is then frozen (f32, or QLoRA's stored types), the
+ * trainable-tensor view the optimizer and checkpoints use, and merging W' = W + (alpha/rank)·B·A. */
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -65,6 +65,8 @@ lo_status lo_train_model_add_lora(lo_train_model *m, const lo_lora_config *lc, u
                         lc->targets);
     if (!(lc->alpha > 0 && lc->alpha < 1e6f))
         return lo_error(LO_ERR_RANGE, "give 0 < --lora-alpha < 1e6", "train: LoRA alpha %g", lc->alpha);
+    if (!(lc->dropout >= 0 && lc->dropout < 1))
+        return lo_error(LO_ERR_RANGE, "give 0 ≤ --lora-dropout < 1", "train: LoRA dropout %g", lc->dropout);
     for (int k = 0; k < LO_LORA_N_TARGETS; k++) {
         int64_t o, i;
         lo_train__lora_dims(c, k, &o, &i);
@@ -169,9 +171,10 @@ lo_train_tensor lo_train_model_trainable(const lo_train_model *m, int32_t i) {
 
 /* A copy of the model's weights with every adapter merged: W' = W + scale·B·A. */
 float *lo_train__lora_merged(const lo_train_model *m) {
-    float *w = lo_malloc_aligned(((size_t)m->n_params * sizeof(float) + 63) & ~(size_t)63, 64);
+    LO_ASSERT(!m->qbase); /* QLoRA merges row chunks into its stored types (qlora.c) */
+    float *w = lo_malloc_aligned(((size_t)m->n_w * sizeof(float) + 63) & ~(size_t)63, 64);
     if (!w) return NULL;
-    memcpy(w, m->w, (size_t)m->n_params * sizeof(float));
+    memcpy(w, m->w, (size_t)m->n_w * sizeof(float));
     const lo_train_lora *a = m->lora;
     for (int64_t l = 0; l < m->c.n_layer; l++)
         for (int k = 0; k < LO_LORA_N_TARGETS; k++) {

@@ -40,7 +40,8 @@ static float gauss(uint64_t *s) {
 }
 
 /* Allocates the model; with init, the seeded random weights (a base overwrites them). */
-static lo_status model_create(const lo_train_config *cfg, uint64_t seed, bool init, lo_train_model **out) {
+lo_status lo_train__model_create(const lo_train_config *cfg, uint64_t seed, bool init, bool quant,
+                                 lo_train_model **out) {
     *out = NULL;
     if (!cfg) return lo_error(LO_ERR_INVALID, "pass a lo_train_config", "train: no model config");
     lo_train_config c = *cfg;
@@ -62,13 +63,15 @@ static lo_status model_create(const lo_train_config *cfg, uint64_t seed, bool in
         return LO_ERR_NOMEM;
     }
     int32_t k = 0;
-    int64_t off = 0;
+    int64_t off = 0, total = 0;
 #define ADD(nd, a, b, dec, ...)                                                                                        \
     do {                                                                                                               \
         lo_train_tdesc *d_ = &m->t[k++];                                                                               \
         snprintf(d_->name, sizeof d_->name, __VA_ARGS__);                                                              \
-        d_->n_dims = nd, d_->ne[0] = a, d_->ne[1] = b, d_->offset = off, d_->decay = dec;                              \
-        off += (int64_t)(a) * (int64_t)(b);                                                                            \
+        d_->n_dims = nd, d_->ne[0] = a, d_->ne[1] = b, d_->decay = dec;                                                \
+        d_->offset = quant && nd == 2 ? -1 : off;                                                                      \
+        if (d_->offset >= 0) off += (int64_t)(a) * (int64_t)(b);                                                       \
+        total += (int64_t)(a) * (int64_t)(b);                                                                          \
     } while (0)
     ADD(2, D, V, true, "token_embd.weight");
     for (int64_t l = 0; l < L; l++) {
@@ -86,7 +89,8 @@ static lo_status model_create(const lo_train_config *cfg, uint64_t seed, bool in
     if (!c.tied) ADD(2, D, V, true, "output.weight");
 #undef ADD
     LO_ASSERT(k == m->n_t);
-    m->n_params = off;
+    m->n_params = total;
+    m->n_w = off;
     size_t bytes;
     if (lo_mul_overflow((size_t)off, sizeof(float), &bytes)) {
         lo_train_model_free(m);
@@ -94,39 +98,46 @@ static lo_status model_create(const lo_train_config *cfg, uint64_t seed, bool in
     }
     bytes = (bytes + 63) & ~(size_t)63;
     m->w = lo_malloc_aligned(bytes, 64);
-    m->g = lo_malloc_aligned(bytes, 64);
-    m->m = lo_malloc_aligned(bytes, 64);
-    m->v = lo_malloc_aligned(bytes, 64);
-    if (!m->w || !m->g || !m->m || !m->v) {
+    if (!quant) { /* a QLoRA base is frozen from the start: no gradients or moments */
+        m->g = lo_malloc_aligned(bytes, 64);
+        m->m = lo_malloc_aligned(bytes, 64);
+        m->v = lo_malloc_aligned(bytes, 64);
+    }
+    if (!m->w || (!quant && (!m->g || !m->m || !m->v))) {
         lo_train_model_free(m);
         return lo_error(LO_ERR_NOMEM, "choose a smaller model", "train: no memory for %lld parameters (4 × %zu bytes)",
                         (long long)off, bytes);
     }
-    memset(m->g, 0, bytes);
-    memset(m->m, 0, bytes);
-    memset(m->v, 0, bytes);
+    if (!quant) {
+        memset(m->g, 0, bytes);
+        memset(m->m, 0, bytes);
+        memset(m->v, 0, bytes);
+    }
     /* Views, in table order. */
     lo_train_weights *views[2] = {&m->W, &m->G};
     float *blocks[2] = {m->w, m->g};
     for (int b = 0; b < 2; b++) {
         lo_train_weights *W = views[b];
         float *base = blocks[b];
+        if (!base) continue; /* QLoRA: no gradients */
         int32_t i = 0;
-        W->tok_embd = base + m->t[i++].offset;
+#define VIEW() (m->t[i].offset < 0 ? (i++, (float *)NULL) : base + m->t[i++].offset)
+        W->tok_embd = VIEW();
         for (int64_t l = 0; l < L; l++) {
             lo_train_layer *y = &W->layers[l];
-            y->attn_norm = base + m->t[i++].offset;
-            y->wq = base + m->t[i++].offset;
-            y->wk = base + m->t[i++].offset;
-            y->wv = base + m->t[i++].offset;
-            y->wo = base + m->t[i++].offset;
-            y->ffn_norm = base + m->t[i++].offset;
-            y->w_gate = base + m->t[i++].offset;
-            y->w_up = base + m->t[i++].offset;
-            y->w_down = base + m->t[i++].offset;
+            y->attn_norm = VIEW();
+            y->wq = VIEW();
+            y->wk = VIEW();
+            y->wv = VIEW();
+            y->wo = VIEW();
+            y->ffn_norm = VIEW();
+            y->w_gate = VIEW();
+            y->w_up = VIEW();
+            y->w_down = VIEW();
         }
-        W->output_norm = base + m->t[i++].offset;
-        W->output = c.tied ? W->tok_embd : base + m->t[i++].offset;
+        W->output_norm = VIEW();
+        W->output = c.tied ? W->tok_embd : VIEW();
+#undef VIEW
     }
     /* Init: each tensor from its own stream, so adding a tensor does not move the others. */
     if (!init) {
@@ -152,7 +163,7 @@ static lo_status model_create(const lo_train_config *cfg, uint64_t seed, bool in
 }
 
 lo_status lo_train_model_init(const lo_train_config *cfg, uint64_t seed, lo_train_model **out) {
-    return model_create(cfg, seed, true, out);
+    return lo_train__model_create(cfg, seed, true, false, out);
 }
 
 void lo_train_model_free(lo_train_model *m) {
@@ -166,6 +177,8 @@ void lo_train_model_free(lo_train_model *m) {
     lo_train__lora_free(m->lora);
     lo_free(m->W.layers);
     lo_free(m->G.layers);
+    lo_free(m->Q.layers);
+    lo_gguf_close(m->qbase);
     lo_free(m);
 }
 
@@ -186,8 +199,8 @@ lo_train_tensor lo_train_model_tensor(const lo_train_model *m, int32_t i) {
                              .n_dims = d->n_dims,
                              .ne = {d->ne[0], d->ne[1]},
                              .n = d->ne[0] * d->ne[1],
-                             .w = m->w + d->offset,
-                             .g = m->g ? m->g + d->offset : NULL}; /* NULL: frozen under adapters */
+                             .w = d->offset >= 0 ? m->w + d->offset : NULL, /* NULL: a QLoRA matrix */
+                             .g = m->g ? m->g + d->offset : NULL};          /* NULL: frozen under adapters */
 }
 
 /* ---- a base model from a GGUF ----------------------------------------------------------- */
@@ -212,8 +225,7 @@ void lo_train__to_f32(const lo_gguf_tensor *gt, int64_t n, float *w) {
     }
 }
 
-/* The llama hyper-parameters of g; what the trainer does not implement is refused. */
-static lo_status base_config(const lo_gguf *g, const char *path, lo_train_config *c) {
+lo_status lo_train__base_config(const lo_gguf *g, const char *path, lo_train_config *c) {
     lo_gguf_str arch = {0};
     if (!lo_gguf_get_str(g, "general.architecture", &arch) || arch.len != 5 || memcmp(arch.data, "llama", 5) != 0)
         return lo_error(LO_ERR_UNSUPPORTED, "give --base a llama-architecture GGUF",
@@ -268,8 +280,8 @@ lo_status lo_train_model_load_gguf(const char *path, lo_train_model **out) {
     if (s) return lo_error_wrap(s, "train: base model %s", path);
     lo_train_config c;
     lo_train_model *m = NULL;
-    s = base_config(g, path, &c);
-    if (!s) s = model_create(&c, 0, false, &m); /* every tensor is read below */
+    s = lo_train__base_config(g, path, &c);
+    if (!s) s = lo_train__model_create(&c, 0, false, false, &m); /* every tensor is read below */
     if (s) s = lo_error_wrap(s, "train: base model %s", path);
     for (int32_t i = 0; !s && i < m->n_t; i++) {
         const lo_train_tdesc *d = &m->t[i];
@@ -292,7 +304,8 @@ lo_status lo_train_model_load_gguf(const char *path, lo_train_model **out) {
         if (gt->type != LO_DTYPE_F32 && gt->type != LO_DTYPE_F16 && gt->type != LO_DTYPE_BF16) {
             const lo_dtype_traits *tr = lo_dtype_get(gt->type);
             s = lo_error(LO_ERR_UNSUPPORTED,
-                         "fine-tune an F32, F16 or BF16 GGUF (quantised bases need QLoRA, which is not built yet)",
+                         "fine-tune an F32, F16 or BF16 GGUF, or train adapters on a quantised base with QLoRA "
+                         "(--method qlora)",
                          "train: %s: tensor %s is %s", path, d->name, tr ? tr->name : "of an unknown type");
             break;
         }
@@ -349,6 +362,7 @@ lo_status lo_train_model_save_gguf(const lo_train_model *m, const char *tokenize
                                    const char *out_path) {
     if ((!tokenizer_path && !m->base_path) || !out_path)
         return lo_error(LO_ERR_INVALID, "give --tokenizer and --out", "train: no tokenizer or output path");
+    if (m->qbase) return lo_train__qlora_save(m, name, out_path);
     const lo_train_config *c = &m->c;
     lo_gguf_writer *w = NULL;
     lo_status s = lo_gguf_writer_create(3, &w);

@@ -52,6 +52,8 @@ typedef struct ckpt_header {
     double first_val_loss;
     float lora_alpha;
     uint32_t lora_targets;
+    float lora_dropout;
+    uint32_t qlora; /* 1: the adapters were trained on a QLoRA base */
 } ckpt_header;
 
 static uint64_t data_hash(const lo_train_data *d) {
@@ -66,7 +68,7 @@ static void ckpt_fill(const run_state *r, const lo_train_run_params *p, int64_t 
     const lo_train_params *tp = &r->tr->p;
     memset(h, 0, sizeof *h);
     memcpy(h->magic, CKPT_MAGIC, 8);
-    h->version = 2, h->header_bytes = (uint32_t)sizeof *h;
+    h->version = 3, h->header_bytes = (uint32_t)sizeof *h;
     h->n_vocab = c->n_vocab, h->n_embd = c->n_embd, h->n_layer = c->n_layer, h->n_head = c->n_head;
     h->n_head_kv = c->n_head_kv, h->n_ff = c->n_ff, h->n_ctx = c->n_ctx, h->tied = c->tied;
     h->norm_eps = c->norm_eps, h->rope_freq_base = c->rope_freq_base;
@@ -74,7 +76,9 @@ static void ckpt_fill(const run_state *r, const lo_train_run_params *p, int64_t 
     h->seed = p->seed, h->data_hash = data_hash(&r->train), h->n_ids = r->train.n_ids;
     h->next_step = next_step, h->t_adam = r->tr->t_adam, h->n_params = lo_train_model_n_trainable_params(r->m);
     if (r->m->lora)
-        h->lora_rank = r->m->lora->c.rank, h->lora_alpha = r->m->lora->c.alpha, h->lora_targets = r->m->lora->c.targets;
+        h->lora_rank = r->m->lora->c.rank, h->lora_alpha = r->m->lora->c.alpha, h->lora_targets = r->m->lora->c.targets,
+        h->lora_dropout = r->m->lora->c.dropout;
+    h->qlora = r->m->qbase != NULL;
     lo_train__loader_state(r->lt, &h->epoch, &h->pos);
     h->first_val_loss = first_val;
 }
@@ -113,10 +117,11 @@ static lo_status ckpt_read(run_state *r, const lo_train_run_params *p, int64_t *
     memcpy(&h, mp.data, sizeof h);
     ckpt_fill(r, p, h.next_step, h.first_val_loss, &want);
     const char *what = NULL;
-    if (h.version != 2 || h.header_bytes != sizeof h)
+    if (h.version != 3 || h.header_bytes != sizeof h)
         what = "format version";
-    else if (h.lora_rank != want.lora_rank || h.lora_alpha != want.lora_alpha || h.lora_targets != want.lora_targets)
-        what = "method (--method, --lora-rank, --lora-alpha, --lora-targets)";
+    else if (h.lora_rank != want.lora_rank || h.lora_alpha != want.lora_alpha || h.lora_targets != want.lora_targets ||
+             h.lora_dropout != want.lora_dropout || h.qlora != want.qlora)
+        what = "method (--method, --lora-rank, --lora-alpha, --lora-targets, --lora-dropout)";
     else if (h.n_vocab != want.n_vocab || h.n_embd != want.n_embd || h.n_layer != want.n_layer ||
              h.n_head != want.n_head || h.n_head_kv != want.n_head_kv || h.n_ff != want.n_ff || h.n_ctx != want.n_ctx ||
              h.tied != want.tied || h.norm_eps != want.norm_eps || h.rope_freq_base != want.rope_freq_base ||
@@ -153,6 +158,7 @@ static lo_status ckpt_read(run_state *r, const lo_train_run_params *p, int64_t *
 /* Mean loss over the validation windows (or the first eval_batches micro-batches). */
 static lo_status evaluate(run_state *r, int64_t max_batches, double *loss, int64_t *n_tokens) {
     lo_train_loader_rewind(r->lv);
+    lo_trainer_set_dropout(r->tr, false, 0, 0, 0); /* no dropout in evaluation */
     int64_t nb = lo_train_loader_batches_per_epoch(r->lv);
     if (max_batches > 0 && max_batches < nb) nb = max_batches;
     double sum = 0;
@@ -186,6 +192,9 @@ lo_status lo_train_run(const lo_train_run_params *p, lo_train_result *res) {
                         (long long)p->eval_batches, p->epochs);
     if (p->adapter_path && !p->lora)
         return lo_error(LO_ERR_INVALID, "give --adapter-out with --method lora", "train: an adapter path without LoRA");
+    if (p->qlora && (!p->lora || !p->base_path))
+        return lo_error(LO_ERR_INVALID, "give QLoRA a LoRA config and a --base",
+                        "train: QLoRA without adapters or base");
     run_state r = {0};
     const char *tok_path = p->base_path ? p->base_path : p->tokenizer_path;
     lo_status s = lo_gguf_open(tok_path, &r.g);
@@ -195,7 +204,8 @@ lo_status lo_train_run(const lo_train_run_params *p, lo_train_result *res) {
         return lo_error_wrap(s, "train: tokenizer %s", tok_path);
     }
     /* A base gives the model first, so that its shape is checked before the data is read. */
-    if (p->base_path && (s = lo_train_model_load_gguf(p->base_path, &r.m))) {
+    if (p->base_path &&
+        (s = p->qlora ? lo_train_model_load_qlora(p->base_path, &r.m) : lo_train_model_load_gguf(p->base_path, &r.m))) {
         run_free(&r);
         return s;
     }
@@ -301,6 +311,7 @@ lo_status lo_train_run(const lo_train_run_params *p, lo_train_result *res) {
         for (int32_t k = 0; k < K; k++) {
             double s1;
             int64_t c1;
+            lo_trainer_set_dropout(r.tr, true, p->seed, step, k); /* a fresh mask per micro-batch */
             s = lo_trainer_forward(r.tr, r.tok_buf + k * mb, r.tgt_buf + k * mb, r.mask_buf + k * mb, true, scale, &s1,
                                    &c1);
             if (s) goto done;

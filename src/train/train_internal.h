@@ -24,13 +24,30 @@ typedef struct lo_train_weights {
     lo_train_layer *layers;
 } lo_train_weights;
 
+/* QLoRA (qlora.c): a frozen base matrix kept in its stored type — ne1 rows of ne0
+ * elements, row_bytes apart, inside the base GGUF's mapping. data NULL: not quantised
+ * (the f32 views of lo_train_weights hold it). */
+typedef struct lo_train_qmat {
+    uint32_t type;
+    int64_t ne0, ne1;
+    size_t row_bytes;
+    const uint8_t *data;
+} lo_train_qmat;
+typedef struct lo_train_qlayer {
+    lo_train_qmat wq, wk, wv, wo, w_gate, w_up, w_down;
+} lo_train_qlayer;
+typedef struct lo_train_qweights {
+    lo_train_qmat tok_embd, output; /* output == tok_embd when tied */
+    lo_train_qlayer *layers;
+} lo_train_qweights;
+
 #define LO_TRAIN_MAX_NAME 48
 
 typedef struct lo_train_tdesc {
     char name[LO_TRAIN_MAX_NAME];
     int n_dims;
     int64_t ne[2];
-    int64_t offset; /* floats into the blocks */
+    int64_t offset; /* floats into the blocks; -1: a QLoRA matrix (not in the f32 block) */
     bool decay;     /* weight decay applies (matrices and embeddings, not norm gains) */
 } lo_train_tdesc;
 
@@ -57,13 +74,17 @@ typedef struct lo_train_block {
 
 struct lo_train_model {
     lo_train_config c;
-    int64_t n_params;
+    int64_t n_params;     /* elements of every tensor */
+    int64_t n_w;          /* floats in w (n_params, or only the norm gains under QLoRA) */
     float *w, *g, *m, *v; /* weights, gradients, AdamW first and second moments */
     lo_train_tdesc *t;
     int32_t n_t;
     lo_train_weights W, G; /* views into w and g */
     char *base_path;       /* the GGUF the weights came from (lo_train_model_load_gguf), else NULL */
     lo_train_lora *lora;   /* adapters: the base is then frozen (g, m, v and G's views NULL) */
+    struct lo_gguf *qbase; /* QLoRA: the base file kept open; its matrices are in Q, W's
+                            * matrix views are NULL, w holds the norm gains */
+    lo_train_qweights Q;
 };
 
 lo_train_block lo_train__trainable(const lo_train_model *m);
@@ -78,6 +99,24 @@ float *lo_train__lora_merged(const lo_train_model *m);
 /* n elements of an F32, F16 or BF16 GGUF tensor (type and size checked by the caller) into w (model.c). */
 struct lo_gguf_tensor;
 void lo_train__to_f32(const struct lo_gguf_tensor *gt, int64_t n, float *w);
+/* The model's tensor table and blocks (model.c): with quant, 2-D tensors get offset -1 and
+ * no floats, and no gradient or moment blocks are allocated (the base starts frozen). */
+lo_status lo_train__model_create(const lo_train_config *cfg, uint64_t seed, bool init, bool quant,
+                                 lo_train_model **out);
+/* The llama hyper-parameters of a base GGUF; what the forward does not implement is refused (model.c). */
+lo_status lo_train__base_config(const struct lo_gguf *g, const char *path, lo_train_config *c);
+/* The stored matrix of target k in layer l of a QLoRA model (qlora.c). */
+const lo_train_qmat *lo_train__qmat(const lo_train_model *m, int64_t l, int k);
+/* Writes a QLoRA model as its base with the adapters merged and re-quantised (qlora.c). */
+lo_status lo_train__qlora_save(const lo_train_model *m, const char *name, const char *out_path);
+/* Rows per chunk when dequantising q into a scratch of `floats` floats. */
+static inline int64_t lo_train__qchunk_rows(const lo_train_qmat *q, int64_t floats) {
+    int64_t r = floats / q->ne0;
+    if (r < 1) r = 1;
+    return r < q->ne1 ? r : q->ne1;
+}
+/* Floats of the dequantisation scratch: chunks of at most this many floats (a row at least). */
+#define LO_TRAIN_QCHUNK_FLOATS ((int64_t)1 << 21)
 
 /* Per-layer activations kept from the forward for the backward; N = B·T rows. */
 typedef struct lo_train_acts {
@@ -101,7 +140,15 @@ struct lo_trainer {
     float *dp;                                                /* [T][T] attention backward scratch (dP, then dS) */
     float **lora_xa; /* [L · LO_LORA_N_TARGETS] x·Aᵀ [N][rank] per adapter (NULL without) */
     float *lora_dxa; /* [N][rank] its gradient */
-    int64_t t_adam;  /* AdamW steps taken (bias correction) */
+    /* LoRA dropout (lora->c.dropout > 0): the mask of one adapter [N][in], the dropped input,
+     * and du·A before the mask; drop_key picks this micro-batch's masks */
+    uint8_t *drop_mask;
+    float *lora_xd, *lora_dxd;
+    bool drop_on;
+    uint64_t drop_key;
+    float *qbuf; /* QLoRA: dequantised rows of a base matrix, qbuf_floats floats */
+    int64_t qbuf_floats;
+    int64_t t_adam; /* AdamW steps taken (bias correction) */
 };
 
 /* The loader's position (data.c), for checkpoints: restoring reshuffles for the epoch. */
