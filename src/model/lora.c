@@ -99,10 +99,15 @@ lo_status lo_lora_load(const lo_model *m, const char *path, lo_lora_adapter **ou
         s = lo_error(LO_ERR_UNSUPPORTED, hint_kind, "adapter %s: adapter.type is not \"lora\"", path);
         goto fail;
     }
-    if (!lo_gguf_get_str(g, "general.architecture", &str) || !lo_gguf_str_eq(str, hp->arch)) {
+    if (!lo_gguf_get_str(g, "general.architecture", &str)) {
+        s = lo_error(LO_ERR_FORMAT, hint_kind, "adapter %s: general.architecture is missing (the model is '%s')", path,
+                     hp->arch);
+        goto fail;
+    }
+    if (!lo_gguf_str_eq(str, hp->arch)) {
         s = lo_error(LO_ERR_INVALID, "use an adapter trained for this model's architecture",
                      "adapter %s: general.architecture is '%.*s', the model is '%s'", path,
-                     (int)(str.len > 64 ? 64 : str.len), str.data ? str.data : "", hp->arch);
+                     (int)(str.len > 64 ? 64 : str.len), str.data, hp->arch);
         goto fail;
     }
     if (lo_gguf_get(g, "adapter.alora.invocation_tokens")) {
