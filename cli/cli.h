@@ -71,8 +71,8 @@ int lo_cli_model_opt(const char *cmd, int argc, char **argv, int *i, lo_cli_mode
 lo_status lo_cli_model_load(const char *path, const lo_cli_model_opts *o, lo_model **out);
 #define LO_CLI_MODEL_OPTS_HELP                                                                                         \
     "  --lora FILE[:SCALE]  apply a llama.cpp-format LoRA adapter GGUF at SCALE (default 1; the\n"                     \
-    "                 text after the last ':' is the scale when it is a number); repeatable, applied\n"             \
-    "                 in order. Each adapted projection gets + SCALE·alpha/r·B·(A·x) (SCALE·B·(A·x)\n"              \
+    "                 text after the last ':' is the scale when it is a number); repeatable, applied\n"                \
+    "                 in order. Each adapted projection gets + SCALE·alpha/r·B·(A·x) (SCALE·B·(A·x)\n"          \
     "                 when the file has no alpha) beside the base weights, which may be quantised\n"
 
 int lo_cmd_datasets(int argc, char **argv);

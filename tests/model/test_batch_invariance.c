@@ -74,7 +74,8 @@ static void run_model(const char *path, const char *name, int n_lora, const uint
         static const char *const targets[] = {"attn_q", "attn_v", "attn_output", "ffn_gate", "ffn_down"};
         char ap[256];
         snprintf(ap, sizeof ap, "/tmp/lo_test_batch_inv_lora_%d_%d.gguf", (int)getpid(), k);
-        CHECK_INT_EQ(lora_fixture_write(m, ap, targets, 5, 4, 8.0f, k ? LO_DTYPE_BF16 : LO_DTYPE_F16, 0.2f, lora_seeds[k]), 0);
+        CHECK_INT_EQ(
+            lora_fixture_write(m, ap, targets, 5, 4, 8.0f, k ? LO_DTYPE_BF16 : LO_DTYPE_F16, 0.2f, lora_seeds[k]), 0);
         lo_lora_adapter *a = NULL;
         CHECK_OK(lo_lora_load(m, ap, &a));
         if (a) CHECK_OK(lo_model_lora_attach(m, a, 0.75f));
