@@ -58,6 +58,23 @@ const char *lo_cli_fmt_time(int64_t ms, char buf[32]);
 /* A whole finite decimal number. */
 bool lo_cli_parse_double(const char *s, double *out);
 
+/* Model-loading options shared by generate, perplexity, logits, bench and serve
+ * (cli/model_opt.c): --lora FILE[:SCALE], repeatable. */
+typedef struct lo_cli_model_opts {
+    lo_lora_spec lora[LO_LORA_MAX];
+    int32_t n_lora;
+} lo_cli_model_opts;
+/* When argv[*i] is one of these options: consumes it and its value (advancing *i) and
+ * returns 1, or prints a usage error and returns -1; 0 when it is not one. */
+int lo_cli_model_opt(const char *cmd, int argc, char **argv, int *i, lo_cli_model_opts *o);
+/* lo_model_load, then the options' adapters (a line per adapter to stderr). */
+lo_status lo_cli_model_load(const char *path, const lo_cli_model_opts *o, lo_model **out);
+#define LO_CLI_MODEL_OPTS_HELP                                                                                         \
+    "  --lora FILE[:SCALE]  apply a llama.cpp-format LoRA adapter GGUF at SCALE (default 1; the\n"                     \
+    "                 text after the last ':' is the scale when it is a number); repeatable, applied\n"                \
+    "                 in order. Each adapted projection gets + SCALE·alpha/r·B·(A·x) (SCALE·B·(A·x)\n"          \
+    "                 when the file has no alpha) beside the base weights, which may be quantised\n"
+
 int lo_cmd_datasets(int argc, char **argv);
 int lo_cmd_runs(int argc, char **argv);
 int lo_cmd_models(int argc, char **argv);

@@ -105,8 +105,12 @@ int lo_cmd_bench(int argc, char **argv) {
     const char *cmd = argv[0], *path = NULL;
     long long n_prompt = 128, n_gen = 64, threads = 2, reps = 5;
     bool json = false;
+    lo_cli_model_opts mopts = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        const int mo = lo_cli_model_opt(cmd, argc, argv, &i, &mopts);
+        if (mo < 0) return LO_EXIT_USAGE;
+        if (mo) continue;
         long long *dst = !strcmp(a, "-p") ? &n_prompt : !strcmp(a, "-n") ? &n_gen : !strcmp(a, "-t") ? &threads
                          : !strcmp(a, "-r")                             ? &reps
                                                                         : NULL;
@@ -129,7 +133,7 @@ int lo_cmd_bench(int argc, char **argv) {
 
     bench b = {.rng = 1};
     lo_model *m = NULL;
-    lo_status s = lo_model_load(path, &m);
+    lo_status s = lo_cli_model_load(path, &mopts, &m);
     if (s) return lo_cli_fail(cmd, s);
     b.model = m;
     const lo_hparams *hp = lo_model_hparams(m);
@@ -181,6 +185,7 @@ int lo_cmd_bench(int argc, char **argv) {
             json_object_set_new(o, "peak_rss_bytes", json_integer((json_int_t)rss * 1024));
             json_object_set_new(o, "weight_bytes_per_token", json_integer((json_int_t)wbytes));
             json_object_set_new(o, "n_params", json_integer(lo_model_n_params(m)));
+            json_object_set_new(o, "n_lora", json_integer(lo_model_n_lora(m)));
             char *txt = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
             if (txt) printf("%s\n", txt);
             free(txt);

@@ -82,6 +82,7 @@ int lo_cmd_generate(int argc, char **argv) {
     int32_t n_stop = 0;
     if (!stops) return lo_cli_fail(cmd, LO_ERR_NOMEM);
     int rc = LO_EXIT_OK;
+    lo_cli_model_opts mopts = {0};
 #define USAGE(...)                                                                                                     \
     do {                                                                                                               \
         lo_free(stops);                                                                                                \
@@ -92,6 +93,12 @@ int lo_cmd_generate(int argc, char **argv) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         long long iv;
         float fv;
+        const int mo = lo_cli_model_opt(cmd, argc, argv, &i, &mopts);
+        if (mo < 0) {
+            lo_free(stops);
+            return LO_EXIT_USAGE;
+        }
+        if (mo) continue;
         if (strcmp(a, "--ignore-eos") == 0) ignore_eos = true;
         else if (strcmp(a, "--ids") == 0) ids_mode = true;
         else if (a[0] == '-' && !v) USAGE("%s needs a value", a);
@@ -145,7 +152,7 @@ int lo_cmd_generate(int argc, char **argv) {
     lo_tokens pids = {0};
     lo_generate_result res = {0};
     char *text = NULL;
-    lo_status s = lo_model_load(model, &m);
+    lo_status s = lo_cli_model_load(model, &mopts, &m);
     if (s) {
         lo_error_wrap(s, "%s", model);
         rc = lo_cli_fail(cmd, s);

@@ -39,8 +39,12 @@ int lo_cmd_logits(int argc, char **argv) {
     const char *cmd = "logits", *model = NULL, *ids_arg = NULL;
     long long top = 5, threads = 0;
     bool full = false;
+    lo_cli_model_opts mopts = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        const int mo = lo_cli_model_opt(cmd, argc, argv, &i, &mopts);
+        if (mo < 0) return LO_EXIT_USAGE;
+        if (mo) continue;
         if (strcmp(a, "-m") == 0) {
             if (++i >= argc) return lo_cli_usage_error(cmd, "-m needs a FILE.gguf");
             model = argv[i];
@@ -73,7 +77,7 @@ int lo_cmd_logits(int argc, char **argv) {
     bool *want = NULL;
     int32_t *order = NULL;
     int rc = LO_EXIT_OK;
-    lo_status s = lo_model_load(model, &m);
+    lo_status s = lo_cli_model_load(model, &mopts, &m);
     if (s) {
         rc = lo_cli_fail(cmd, s);
         goto done;

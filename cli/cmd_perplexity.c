@@ -14,8 +14,12 @@ static void print_chunk(void *user, int32_t chunk, double ppl) {
 int lo_cmd_perplexity(int argc, char **argv) {
     const char *cmd = "perplexity", *model = NULL, *file = NULL;
     long long ctx = 512, threads = 0;
+    lo_cli_model_opts mopts = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        const int mo = lo_cli_model_opt(cmd, argc, argv, &i, &mopts);
+        if (mo < 0) return LO_EXIT_USAGE;
+        if (mo) continue;
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "-m") == 0 || strcmp(a, "-f") == 0 || strcmp(a, "--ctx") == 0 || strcmp(a, "--threads") == 0) {
             if (!v) return lo_cli_usage_error(cmd, "%s needs a value", a);
@@ -44,7 +48,7 @@ int lo_cmd_perplexity(int argc, char **argv) {
         rc = lo_cli_fail(cmd, s);
         goto out;
     }
-    if ((s = lo_model_load(model, &m)) != LO_OK) {
+    if ((s = lo_cli_model_load(model, &mopts, &m)) != LO_OK) {
         lo_error_wrap(s, "%s", model);
         rc = lo_cli_fail(cmd, s);
         goto out;

@@ -24,6 +24,7 @@ int lo_cmd_serve(int argc, char **argv) {
     lo_server_params p;
     lo_server_params_default(&p);
     char *specs[MAX_MODELS];
+    lo_cli_model_opts mopts[MAX_MODELS]; /* each -m's --lora (those after it) */
     int n_models = 0;
     const char *deployments[MAX_DEPLOYMENTS];
     int n_deployments = 0;
@@ -39,9 +40,19 @@ int lo_cmd_serve(int argc, char **argv) {
         if (!val) return lo_cli_usage_error(cmd, "%s needs a value", a);                  \
         i++;                                                                               \
     } while (0)
-        if (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0) {
+        if (strcmp(a, "--lora") == 0) {
+            if (n_models == 0) {
+                lo_free(key_from_file);
+                return lo_cli_usage_error(cmd, "--lora applies to the -m model before it: give -m FILE first");
+            }
+            if (lo_cli_model_opt(cmd, argc, argv, &i, &mopts[n_models - 1]) < 0) {
+                lo_free(key_from_file);
+                return LO_EXIT_USAGE;
+            }
+        } else if (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0) {
             NEED_VAL();
             if (n_models == MAX_MODELS) return lo_cli_usage_error(cmd, "at most %d models", MAX_MODELS);
+            memset(&mopts[n_models], 0, sizeof mopts[n_models]);
             specs[n_models++] = (char *)val;
         } else if (strcmp(a, "--host") == 0) {
             NEED_VAL();
@@ -162,7 +173,7 @@ int lo_cmd_serve(int argc, char **argv) {
         } else {
             snprintf(path, sizeof path, "%s", spec);
         }
-        st = lo_server_add_model(s, path, name);
+        st = lo_server_add_model_lora(s, path, name, mopts[i].lora, mopts[i].n_lora);
         if (st != LO_OK) {
             int rc = lo_cli_fail(cmd, st);
             lo_server_free(s);

@@ -81,7 +81,7 @@ static const lo_cli_command commands[] = {
      "The prompt is printed exactly, without an added newline; it does not include the BOS the\n"
      "tokenizer adds.\n",
      lo_cmd_chat_template},
-    {"generate", "-m FILE -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P] [--seed S] [--threads T] [--ctx N] [--ignore-eos] [--ids]",
+    {"generate", "-m FILE -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P] [--seed S] [--threads T] [--ctx N] [--ignore-eos] [--ids] [--lora FILE[:SCALE]]...",
      "continue a prompt with a model, streaming the text to stdout",
      "  -m FILE        GGUF model\n"
      "  -p PROMPT      prompt text (BOS added and special tokens parsed, as llama.cpp does)\n"
@@ -96,22 +96,22 @@ static const lo_cli_command commands[] = {
      "  --threads T    threads (default: all cores)\n"
      "  --ctx N        context size (default: the model's, at most 4096)\n"
      "  --ignore-eos   keep generating past end-of-generation tokens\n"
-     "  --ids          print PROMPT_IDS, GEN_IDS and TEXT lines instead of streaming\n",
+     "  --ids          print PROMPT_IDS, GEN_IDS and TEXT lines instead of streaming\n" LO_CLI_MODEL_OPTS_HELP,
      lo_cmd_generate},
-    {"perplexity", "-m FILE -f TEXT [--ctx N] [--threads T]",
+    {"perplexity", "-m FILE -f TEXT [--ctx N] [--threads T] [--lora FILE[:SCALE]]...",
      "perplexity of a text, chunked as llama-perplexity does",
      "  -m FILE        GGUF model\n"
      "  -f TEXT        the text file\n"
      "  --ctx N        window size (default 512); the second half of each window is scored\n"
-     "  --threads T    threads (default: all cores)\n",
+     "  --threads T    threads (default: all cores)\n" LO_CLI_MODEL_OPTS_HELP,
      lo_cmd_perplexity},
-    {"logits", "-m FILE --ids \"ID ID ...\" [--top K | --full] [--threads T]",
+    {"logits", "-m FILE --ids \"ID ID ...\" [--top K | --full] [--threads T] [--lora FILE[:SCALE]]...",
      "raw next-token logits for every position of a prompt, one JSON line each",
      "  -m FILE        GGUF model\n"
      "  --ids IDS      the prompt as token ids (space-separated, one argument)\n"
      "  --top K        print the K largest logits per position (default 5)\n"
      "  --full         print every logit\n"
-     "  --threads T    threads (default: all cores)\n",
+     "  --threads T    threads (default: all cores)\n" LO_CLI_MODEL_OPTS_HELP,
      lo_cmd_logits},
     {"embed", "-m FILE [--pooling mean|cls|last] [--no-normalize] [--ctx N] [--threads T] [-f FILE | TEXT...]",
      "embeddings of texts (any model; bert-family encoders too), one JSON array a line",
@@ -205,13 +205,13 @@ static const lo_cli_command commands[] = {
      "                 by W + S·(alpha/r)·B·A, every key of the base kept (general.file_type 0)\n"
      "  --scale S      multiplies the adapter (default 1, as llama.cpp's --lora)\n",
      lo_cmd_lora},
-    {"bench", "-m FILE [-p 128] [-n 64] [-t 2] [-r 5] [--json]",
+    {"bench", "-m FILE [-p 128] [-n 64] [-t 2] [-r 5] [--json] [--lora FILE[:SCALE]]...",
      "prompt processing (ppN) and generation (tgN) speed in tokens/s",
      "  -p N           prompt tokens (default 128; 0 = skip)\n"
      "  -n N           generated tokens (default 64; 0 = skip)\n"
      "  -t N           threads (default 2)\n"
      "  -r N           repetitions; the median is printed (default 5)\n"
-     "  --json         one JSON object per line\n",
+     "  --json         one JSON object per line\n" LO_CLI_MODEL_OPTS_HELP,
      lo_cmd_bench},
     {"metric", "bleu|chrf|rouge --hyp FILE --ref FILE [--ref FILE...] [options] [--json]",
      "score hypotheses against references: BLEU and chrF as sacreBLEU, ROUGE as rouge-score",
@@ -332,9 +332,12 @@ static const lo_cli_command commands[] = {
      "  ls                 keys with their spend; revoke ID|NAME disables one\n"
      "  --store URL        as for datasets\n",
      lo_cmd_keys},
-    {"serve", "-m FILE[:NAME] [-m ...] [--store URL [--deployment NAME ...]] [--host H] [--port P] [--parallel N] [--ctx N] [--threads T] [--api-key KEY | --api-key-file F] [--max-queue N] [--chat-template NAME] [--max-body BYTES]",
+    {"serve", "-m FILE[:NAME] [--lora FILE[:SCALE]]... [-m ...] [--store URL [--deployment NAME ...]] [--host H] [--port P] [--parallel N] [--ctx N] [--threads T] [--api-key KEY | --api-key-file F] [--max-queue N] [--chat-template NAME] [--max-body BYTES]",
      "serve models over an OpenAI-compatible HTTP API (chat, completions, embeddings, SSE, /metrics)",
      "  -m FILE[:NAME]      a GGUF model, served as NAME (default: the file stem); repeatable\n"
+     "  --lora FILE[:SCALE] a llama.cpp-format LoRA adapter applied to the -m model before it at\n"
+     "                      SCALE (default 1; the text after the last ':' is the scale when it is\n"
+     "                      a number); repeatable, applied in order; the base file is not changed\n"
      "  --host H            bind address (default 127.0.0.1; 0.0.0.0 for every interface)\n"
      "  --port P            TCP port (default 8080; 0 = any free port, printed on start)\n"
      "  --parallel N        sequences decoded together per model (default 4)\n"

@@ -107,6 +107,46 @@ lo_status lo_model_encode(lo_context *c, const lo_batch *b);
  * sequence must be re-decoded. */
 void lo_context_seq_clear(lo_context *c, int32_t seq, int32_t p0, int32_t p1);
 
+/* ---- LoRA adapters (lora.c) ------------------------------------------------------- */
+
+/* A llama.cpp-format LoRA adapter GGUF (general.type "adapter", adapter.type "lora",
+ * adapter.lora.alpha, tensors "<base tensor>.lora_a" {in, r} and ".lora_b" {r, out})
+ * loaded and validated against one model: every pair must name a projection of the
+ * model's layers (attn_q/k/v/qkv/output, ffn_gate/up/down) with shapes that fit it. A and
+ * B may be F32, F16 or BF16 in the file; they are held as F32 (exact). At inference an
+ * adapted projection is y = W·x + s·B·(A·x) beside the base weights, which stay as mapped
+ * (quantised bases work), with s = scale·alpha/r per pair, or scale alone when the file
+ * has no alpha or alpha 0 (llama.cpp's rule). Each token's term is computed on its own
+ * in a fixed order, so decoding stays batch invariant. */
+typedef struct lo_lora_adapter lo_lora_adapter;
+#define LO_LORA_MAX 8 /* adapters attached to one model */
+
+lo_status lo_lora_load(const lo_model *m, const char *path, lo_lora_adapter **out);
+void lo_lora_free(lo_lora_adapter *a);
+typedef struct lo_lora_info {
+    float alpha;     /* 0 when the file has none */
+    int32_t n_pairs; /* adapted matrices */
+    int32_t rank_min, rank_max;
+    int64_t n_params; /* elements of A and B */
+} lo_lora_info;
+void lo_lora_get_info(const lo_lora_adapter *a, lo_lora_info *out);
+
+/* Adds a (loaded for m) at scale to every later forward of every context of m; the model
+ * takes ownership on success and frees it with itself. Adapters apply in the order
+ * attached; a scale of 0 leaves the logits exactly the base's. Attach before decoding
+ * starts (not while another thread decodes with m). At most LO_LORA_MAX; |scale| ≤ 1e6. */
+lo_status lo_model_lora_attach(lo_model *m, lo_lora_adapter *a, float scale);
+int32_t lo_model_n_lora(const lo_model *m);
+/* The i-th attached adapter (0 ≤ i < lo_model_n_lora), or NULL. */
+const lo_lora_adapter *lo_model_lora(const lo_model *m, int32_t i);
+
+/* Loads and attaches each adapter in turn (the CLI's and the server's --lora). */
+typedef struct lo_lora_spec {
+    const char *path;
+    float scale;
+} lo_lora_spec;
+lo_status lo_model_lora_load_all(lo_model *m, const lo_lora_spec *specs, int32_t n);
+
 /* ---- quantising and random-weight models (quantize.c, genmodel.c) ----------------- */
 
 /* llama.cpp's file types (general.file_type): a target type, or a mix that gives some

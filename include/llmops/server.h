@@ -45,6 +45,10 @@ lo_status lo_server_create(const lo_server_params *p, lo_server **out);
  * LO_ERR_INVALID for a duplicate name; the chat template is resolved here (an unknown
  * family fails, with a hint naming --chat-template). */
 lo_status lo_server_add_model(lo_server *s, const char *path, const char *name);
+/* The same with LoRA adapters applied to the model at load time (lo_model_lora_load_all);
+ * a bad adapter fails the call with the adapter's message. */
+lo_status lo_server_add_model_lora(lo_server *s, const char *path, const char *name, const lo_lora_spec *lora,
+                                   int32_t n_lora);
 /* With a store: serves deployment NAME (NULL = every deployment in the store) under its
  * name, loading each model version its arms route to once, as "MODEL@VERSION". Before
  * lo_server_start; LO_ERR_INVALID without a store, LO_ERR_NOT_FOUND for an unknown name. */

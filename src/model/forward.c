@@ -51,6 +51,9 @@ struct lo_context {
      * this forward's leading tokens that are the only token of their sequence */
     int32_t *seq_n;
     int64_t n_single;
+    /* LoRA: per pool thread u (rank) and the B·u row, lora_stride floats each thread */
+    float *lora_scratch;
+    int64_t lora_stride;
     /* outputs */
     float *out_in;  /* normalised rows of the requested tokens */
     float *logits;  /* n_out × n_vocab */
@@ -124,6 +127,13 @@ lo_status lo_context_create(const lo_model *m, const lo_context_params *p, lo_co
     const int64_t nb = d.n_batch, n_embd = hp->n_embd, n_q = (int64_t)hp->n_head * hp->head_dim,
                   n_kv = (int64_t)hp->n_head_kv * hp->head_dim, n_ff = hp->n_ff, n_vocab = hp->n_vocab;
     const int64_t n_exp = hp->n_expert, n_used = hp->n_expert_used;
+    /* LoRA scratch: r ≤ n_in and n_out of any adaptable projection are at most lora_dim,
+     * so adapters can be attached after the context is made */
+    int64_t lora_dim = n_embd;
+    const int64_t dims[] = {n_q, n_kv, n_q + 2 * n_kv, n_ff};
+    for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++) lora_dim = dims[i] > lora_dim ? dims[i] : lora_dim;
+    c->lora_stride = 2 * lora_dim;
+    const int n_pool = lo_pool_n_threads(c->pool);
     size_t mm = mm_need(&m->w.output, nb);
     for (int32_t il = 0; il < hp->n_layer; il++) {
         const lo_layer *l = &m->layers[il];
@@ -141,8 +151,9 @@ lo_status lo_context_create(const lo_model *m, const lo_context_params *p, lo_co
     /* arena size: sum of the buffers below plus alignment slack */
     double total = 4.0 * (double)nb * (double)(4 * n_embd + 3 * n_q + 4 * n_kv + 2 * n_ff + hp->n_rot + n_vocab) +
                    4.0 * (double)nb * (double)(n_exp + 2 * n_used + n_used * n_embd + 2 * n_embd) +
-                   2.0 * (double)d.n_threads * 2 * (double)hp->head_dim + 4.0 * 13 * (double)d.n_threads * (double)d.n_ctx +
-                   (double)mm + 4.0 * 3 * (double)nb + 4.0 * (double)d.n_seq + 64.0 * 43;
+                   2.0 * (double)d.n_threads * 2 * (double)hp->head_dim +
+                   4.0 * 13 * (double)d.n_threads * (double)d.n_ctx + (double)mm + 4.0 * 3 * (double)nb +
+                   4.0 * (double)d.n_seq + 4.0 * (double)n_pool * (double)c->lora_stride + 64.0 * 44;
     if (total > (double)SIZE_MAX / 2) {
         st = lo_error(LO_ERR_NOMEM, "use a smaller n_batch", "activation buffers too large");
         goto fail;
@@ -175,6 +186,7 @@ lo_status lo_context_create(const lo_model *m, const lo_context_params *p, lo_co
     c->out_idx = carve(c, (size_t)nb, 4, &st);
     c->want_all = carve(c, (size_t)nb, sizeof(bool), &st);
     c->seq_n = carve(c, (size_t)d.n_seq, 4, &st);
+    c->lora_scratch = carve(c, (size_t)n_pool * (size_t)c->lora_stride, 4, &st);
     if (mm) c->mm_scratch = carve(c, mm, 1, &st);
     if (st) goto fail;
     for (int64_t i = 0; i < nb; i++) c->want_all[i] = true;
@@ -484,6 +496,68 @@ static void matmul(lo_context *c, const lo_matrix *w, const float *x, int64_t n,
     lo_matmul_split(c->pool, w, x, n, n_single, out, c->mm_scratch);
 }
 
+/* ---- LoRA: y += s·B·(A·x) beside a projection ------------------------------------- */
+
+typedef struct lora_job {
+    lo_context *c;
+    int32_t il;
+    int slot;
+    const float *x; /* n rows of the projection's n_in */
+    float *y;       /* n rows of its n_out */
+    int64_t n;
+} lora_job;
+
+/* Rows [t0, t1): for each attached adapter in order, with s = scale·alpha/r (scale when
+ * alpha is 0, as llama.cpp): u = A·x_t (r F32 dot products), d = Σ_j u_j·Bt_j accumulated
+ * j = 0..r-1 over the n_out row, y_t += d·s. Each token's arithmetic is its own, whatever
+ * the batch and the thread: batch invariant. */
+static void lora_rows(const lora_job *j, int ith, int64_t t0, int64_t t1) {
+    const lo_model *m = j->c->m;
+    float *u = j->c->lora_scratch + (size_t)ith * (size_t)j->c->lora_stride, *d = u + j->c->lora_stride / 2;
+    for (int32_t k = 0; k < m->n_lora; k++) {
+        const lo_lora_adapter *ad = m->lora[k];
+        const lo_lora_pair *p = &ad->pairs[(size_t)j->il * LO_LS_COUNT + (size_t)j->slot];
+        if (!p->r || m->lora_scale[k] == 0.0f) continue;
+        const float sc = ad->alpha != 0.0f ? m->lora_scale[k] * ad->alpha / (float)p->r : m->lora_scale[k];
+        const int64_t n_in = p->n_in, n_out = p->n_out;
+        for (int64_t t = t0; t < t1; t++) {
+            const float *x = j->x + t * n_in;
+            float *y = j->y + t * n_out;
+            for (int32_t r = 0; r < p->r; r++)
+                u[r] = lo_vec_dot(LO_DTYPE_F32, n_in, p->a + (size_t)r * (size_t)n_in, x);
+            const float *b = p->bt;
+            for (int64_t o = 0; o < n_out; o++) d[o] = u[0] * b[o];
+            for (int32_t r = 1; r < p->r; r++) {
+                b += n_out;
+                const float ur = u[r];
+                for (int64_t o = 0; o < n_out; o++) d[o] += ur * b[o];
+            }
+            for (int64_t o = 0; o < n_out; o++) y[o] += d[o] * sc;
+        }
+    }
+}
+
+static void lora_worker(void *p, int ith, int nth) {
+    const lora_job *j = p;
+    lora_rows(j, ith, j->n * ith / nth, j->n * (ith + 1) / nth);
+}
+
+/* A projection of layer il: out = W·x, plus the adapters on it (slot). */
+static void proj(lo_context *c, int32_t il, lo_lora_slot slot, const lo_matrix *w, const float *x, int64_t n,
+                 float *out) {
+    matmul(c, w, x, n, c->n_single, out);
+    const lo_model *m = c->m;
+    bool any = false;
+    for (int32_t k = 0; k < m->n_lora && !any; k++)
+        any = m->lora[k]->pairs[(size_t)il * LO_LS_COUNT + slot].r && m->lora_scale[k] != 0.0f;
+    if (!any) return;
+    lora_job j = {c, il, (int)slot, x, out, n};
+    if (n > 1 && lo_pool_n_threads(c->pool) > 1)
+        lo_pool_run(c->pool, lora_worker, &j);
+    else
+        lora_rows(&j, 0, 0, n);
+}
+
 /* How many leading rows of a product are the only row of their sequence in it; seq[i] is
  * row i's sequence (validated < n_seq). c->seq_n is left zeroed. */
 static int64_t leading_single(lo_context *c, const int32_t *seq, int64_t n) {
@@ -713,18 +787,18 @@ static void encoder_layers(lo_context *c, const lo_batch *b) {
     const int64_t n = b->n_tokens;
     for (int32_t il = 0; il < hp->n_layer; il++) {
         const lo_layer *l = &m->layers[il];
-        matmul(c, &l->wq, c->x, n, c->n_single, c->q);
-        matmul(c, &l->wk, c->x, n, c->n_single, c->k);
-        matmul(c, &l->wv, c->x, n, c->n_single, c->v);
+        proj(c, il, LO_LS_Q, &l->wq, c->x, n, c->q);
+        proj(c, il, LO_LS_K, &l->wk, c->x, n, c->k);
+        proj(c, il, LO_LS_V, &l->wv, c->x, n, c->v);
         ew(c, b, l, il, EW_QKV, NULL, NULL, NULL);
         att_job aj = {c, b, il, 0};
         if (lo_pool_n_threads(c->pool) > 1 && n * hp->n_head > 1) lo_pool_run(c->pool, att_worker, &aj);
         else att_worker(&aj, 0, 1);
-        matmul(c, &l->wo, c->attn, n, c->n_single, c->tmp);
+        proj(c, il, LO_LS_O, &l->wo, c->attn, n, c->tmp);
         ew(c, b, l, il, EW_POSTNORM, l->attn_out_norm, l->attn_out_norm_b, l->bo);
-        matmul(c, &l->ffn_up, c->x, n, c->n_single, c->ffa);
+        proj(c, il, LO_LS_UP, &l->ffn_up, c->x, n, c->ffa);
         ew(c, b, l, il, EW_GELU, NULL, NULL, l->ffn_up_b);
-        matmul(c, &l->ffn_down, c->ffa, n, c->n_single, c->tmp);
+        proj(c, il, LO_LS_DOWN, &l->ffn_down, c->ffa, n, c->tmp);
         ew(c, b, l, il, EW_POSTNORM, l->layer_out_norm, l->layer_out_norm_b, l->ffn_down_b);
     }
 }
@@ -774,7 +848,7 @@ static lo_status forward(lo_context *c, const lo_batch *b, bool want_logits) {
         if (l->wqkv.data) {
             /* fused {n_embd, n_q + 2 n_kv}: rows 0..n_q = Q, then K, then V */
             const int64_t nqkv = n_q + 2 * n_kv;
-            matmul(c, &l->wqkv, c->xn, n, c->n_single, c->qkv);
+            proj(c, il, LO_LS_QKV, &l->wqkv, c->xn, n, c->qkv);
             add_bias(c->qkv, l->bqkv, n, nqkv);
             for (int64_t t = 0; t < n; t++) {
                 memcpy(c->q + t * n_q, c->qkv + t * nqkv, (size_t)n_q * sizeof(float));
@@ -782,24 +856,24 @@ static lo_status forward(lo_context *c, const lo_batch *b, bool want_logits) {
                 memcpy(c->v + t * n_kv, c->qkv + t * nqkv + n_q + n_kv, (size_t)n_kv * sizeof(float));
             }
         } else {
-            matmul(c, &l->wq, c->xn, n, c->n_single, c->q);
-            matmul(c, &l->wk, c->xn, n, c->n_single, c->k);
-            matmul(c, &l->wv, c->xn, n, c->n_single, c->v);
+            proj(c, il, LO_LS_Q, &l->wq, c->xn, n, c->q);
+            proj(c, il, LO_LS_K, &l->wk, c->xn, n, c->k);
+            proj(c, il, LO_LS_V, &l->wv, c->xn, n, c->v);
         }
         ew(c, b, l, il, EW_QKV, NULL, NULL, NULL);
         att_job aj = {c, b, il, 0};
         if (lo_pool_n_threads(c->pool) > 1 && n * hp->n_head > 1) lo_pool_run(c->pool, att_worker, &aj);
         else att_worker(&aj, 0, 1);
-        matmul(c, &l->wo, c->attn, n, c->n_single, c->tmp);
+        proj(c, il, LO_LS_O, &l->wo, c->attn, n, c->tmp);
         if (m->arch->parallel_ffn) {
             /* falcon: x += (gelu MLP of the same norm) + attention output */
             add_bias(c->tmp, l->bo, n, n_embd);
             float *att = c->out_in; /* free until the output stage: n_batch rows of n_embd */
             memcpy(att, c->tmp, (size_t)(n * n_embd) * sizeof(float));
-            matmul(c, &l->ffn_up, c->xn, n, c->n_single, c->ffa);
+            proj(c, il, LO_LS_UP, &l->ffn_up, c->xn, n, c->ffa);
             add_bias(c->ffa, l->ffn_up_b, n, n_ff);
             for (int64_t t = 0; t < n; t++) lo_gelu(c->ffa + t * n_ff, c->ffa + t * n_ff, n_ff);
-            matmul(c, &l->ffn_down, c->ffa, n, c->n_single, c->tmp);
+            proj(c, il, LO_LS_DOWN, &l->ffn_down, c->ffa, n, c->tmp);
             add_bias(c->tmp, l->ffn_down_b, n, n_embd);
             for (int64_t t = 0; t < n; t++) {
                 lo_add(c->tmp + t * n_embd, c->tmp + t * n_embd, att + t * n_embd, n_embd);
@@ -812,10 +886,10 @@ static lo_status forward(lo_context *c, const lo_batch *b, bool want_logits) {
         if (hp->n_expert > 0) {
             moe_ffn(c, l, b->seq, n);
         } else {
-            matmul(c, &l->ffn_gate, c->xn, n, c->n_single, c->ffa);
-            matmul(c, &l->ffn_up, c->xn, n, c->n_single, c->ffb);
+            proj(c, il, LO_LS_GATE, &l->ffn_gate, c->xn, n, c->ffa);
+            proj(c, il, LO_LS_UP, &l->ffn_up, c->xn, n, c->ffb);
             ew(c, b, l, il, EW_SWIGLU, NULL, NULL, NULL);
-            matmul(c, &l->ffn_down, c->ffa, n, c->n_single, c->tmp);
+            proj(c, il, LO_LS_DOWN, &l->ffn_down, c->ffa, n, c->tmp);
         }
         /* residual, then the next layer's attention norm */
         if (il + 1 < hp->n_layer) {

@@ -182,6 +182,7 @@ fail:
 
 void lo_model_free(lo_model *m) {
     if (!m) return;
+    for (int32_t i = 0; i < m->n_lora; i++) lo_lora_free(m->lora[i]);
     lo_tokenizer_free(m->tok);
     lo_gguf_close(m->gguf);
     lo_free(m->layers);
@@ -207,6 +208,7 @@ size_t lo_model_weight_bytes_per_token(const lo_model *m) {
                  (mat_bytes(&l->gate_exps) + mat_bytes(&l->up_exps) + mat_bytes(&l->down_exps));
         total += (size_t)hp->n_embd * 2 * sizeof(float);
     }
+    for (int32_t i = 0; i < m->n_lora; i++) total += (size_t)m->lora[i]->n_params * sizeof(float);
     return total;
 }
 

@@ -82,6 +82,43 @@ lo_status lo_arch_bind(lo_model *m);
 
 /* ---- the model -------------------------------------------------------------------- */
 
+/* ---- LoRA adapters (lora.c) ------------------------------------------------------ */
+
+/* The projections an adapter can target, as forward.c runs them. */
+typedef enum lo_lora_slot {
+    LO_LS_Q = 0,
+    LO_LS_K,
+    LO_LS_V,
+    LO_LS_QKV,
+    LO_LS_O,
+    LO_LS_GATE,
+    LO_LS_UP,
+    LO_LS_DOWN,
+    LO_LS_COUNT
+} lo_lora_slot;
+
+/* One adapted matrix W {n_in, n_out}: A as r rows of n_in, B transposed as r rows of
+ * n_out (so B·u is r axpy passes over contiguous rows). r == 0: not adapted. */
+typedef struct lo_lora_pair {
+    int32_t r;
+    int64_t n_in, n_out;
+    const float *a, *bt;
+} lo_lora_pair;
+
+struct lo_lora_adapter {
+    const lo_model *m; /* the model it was validated against */
+    float alpha;
+    int32_t n_pairs, rank_min, rank_max;
+    int64_t n_params;
+    lo_lora_pair *pairs; /* [n_layer][LO_LS_COUNT] */
+    float *data;         /* every A and Bt */
+};
+
+/* The slot of a bound layer matrix (by its offset in lo_layer), or -1. */
+int lo_lora_slot_of(size_t layer_offset);
+
+/* ---- the model -------------------------------------------------------------------- */
+
 struct lo_model {
     lo_gguf *gguf;
     lo_tokenizer *tok;
@@ -90,6 +127,10 @@ struct lo_model {
     lo_weights w;
     lo_layer *layers; /* n_layer */
     char *path;
+    /* attached adapters (owned), applied in this order with these scales */
+    lo_lora_adapter *lora[LO_LORA_MAX];
+    float lora_scale[LO_LORA_MAX];
+    int32_t n_lora;
 };
 
 #endif

@@ -118,7 +118,7 @@ static lo_status add_one(lo_server *s, const lo_ops_deployment *d) {
         for (int i = 0; i < s->n_models && idx < 0; i++)
             if (s->models[i].model_id == arm->model_id) idx = i;
         if (idx < 0) {
-            lo_status st = srv_add_model(s, arm->gguf_path, arm->model_ref, arm->model_id, &idx);
+            lo_status st = srv_add_model(s, arm->gguf_path, arm->model_ref, arm->model_id, NULL, 0, &idx);
             if (st != LO_OK) {
                 lo_free(dep);
                 return lo_error_wrap(st, "deployment %s, arm %s", d->name, arm->model_ref);

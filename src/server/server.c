@@ -756,10 +756,16 @@ static void file_stem(const char *path, char *out, size_t cap) {
 }
 
 lo_status lo_server_add_model(lo_server *s, const char *path, const char *name) {
-    return srv_add_model(s, path, name, 0, NULL);
+    return srv_add_model(s, path, name, 0, NULL, 0, NULL);
 }
 
-lo_status srv_add_model(lo_server *s, const char *path, const char *name, int64_t model_id, int *index) {
+lo_status lo_server_add_model_lora(lo_server *s, const char *path, const char *name, const lo_lora_spec *lora,
+                                   int32_t n_lora) {
+    return srv_add_model(s, path, name, 0, lora, n_lora, NULL);
+}
+
+lo_status srv_add_model(lo_server *s, const char *path, const char *name, int64_t model_id, const lo_lora_spec *lora,
+                        int32_t n_lora, int *index) {
     if (s->http) return lo_error(LO_ERR_INVALID, NULL, "add the models before starting the server");
     char stem[256];
     if (!name || !name[0]) {
@@ -783,6 +789,10 @@ lo_status srv_add_model(lo_server *s, const char *path, const char *name, int64_
     memset(m, 0, sizeof *m);
     lo_status st = lo_model_load(path, &m->model);
     if (st != LO_OK) return lo_error_wrap(st, "loading %s", path);
+    if (n_lora > 0 && (st = lo_model_lora_load_all(m->model, lora, n_lora)) != LO_OK) {
+        lo_model_free(m->model);
+        return lo_error_wrap(st, "model %s", path);
+    }
     m->tok = lo_model_tokenizer(m->model);
     if (s->p.chat_template) {
         st = lo_chat_template_by_name(s->p.chat_template, &m->tmpl);
@@ -826,8 +836,8 @@ lo_status srv_add_model(lo_server *s, const char *path, const char *name, int64_
     srv_hist_init(&m->m.queue, lat_bounds, N_OF(lat_bounds));
     srv_hist_init(&m->m.itl, itl_bounds, N_OF(itl_bounds));
     s->n_models++;
-    LO_INFO("serving %s as '%s' (ctx %d per slot, chat template %s)", path, name, m->n_ctx,
-            lo_chat_template_name(m->tmpl));
+    LO_INFO("serving %s as '%s' (ctx %d per slot, chat template %s, %d LoRA adapter%s)", path, name, m->n_ctx,
+            lo_chat_template_name(m->tmpl), (int)n_lora, n_lora == 1 ? "" : "s");
     return LO_OK;
 }
 

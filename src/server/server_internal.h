@@ -129,9 +129,10 @@ struct lo_server {
     int n_http_rows;
 };
 
-/* Loads a GGUF as served model `name` (model_id: its registry id, 0 for -m FILE); *index
- * gets its place in s->models. */
-lo_status srv_add_model(lo_server *s, const char *path, const char *name, int64_t model_id, int *index);
+/* Loads a GGUF as served model `name` (model_id: its registry id, 0 for -m FILE) with
+ * n_lora adapters applied; *index gets its place in s->models. */
+lo_status srv_add_model(lo_server *s, const char *path, const char *name, int64_t model_id, const lo_lora_spec *lora,
+                        int32_t n_lora, int *index);
 
 /* ---- replies ---------------------------------------------------------------------- */
 

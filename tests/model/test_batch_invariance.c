@@ -2,7 +2,9 @@
  * each) and interleaved in one context (n_seq 4, staggered starts, batches mixing decode
  * tokens, one-token prompt chunks and multi-token chunks, decode tokens in rotating order)
  * give memcmp-identical logits at every step: stories260K (F32) and gen-model'd Q4_0,
- * Q8_0, Q4_K_M, BF16 and a Q8_0 MoE. */
+ * Q8_0, Q4_K_M, BF16 and a Q8_0 MoE; and the same with LoRA adapters attached (rank 4 on
+ * q, v, output, gate, down — attention only on the MoE — B in F16 or BF16, two adapters
+ * on one model), which must change the logits. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 
 #include "check.h"
 #include "llmops/llmops.h"
+#include "model/lora_fixture.h"
 
 enum { NS = 4, GEN = 8, CHUNK = 4, MAXP = 12, NB = 16 };
 static const int32_t k_plen[NS] = {5, 1, 9, 3}; /* chunks: 4+1, 1, 4+4+1, 3 */
@@ -60,11 +63,25 @@ static int32_t piece_len(const seqrun *r, int32_t plen) {
     return r->n_pre < plen ? (plen - r->n_pre < CHUNK ? plen - r->n_pre : CHUNK) : 1;
 }
 
-static void run_model(const char *path, const char *name) {
+/* n_lora adapters (a random one per seed in lora_seeds, scale 0.75) are attached when
+ * n_lora > 0; first_row (n_vocab floats, or NULL) gets sequence 0's first logits. */
+static void run_model(const char *path, const char *name, int n_lora, const uint32_t *lora_seeds, float *first_row) {
     lo_model *m = NULL;
     CHECK_OK(lo_model_load(path, &m));
     if (!m) return;
     const int32_t n_vocab = lo_model_hparams(m)->n_vocab;
+    for (int k = 0; k < n_lora; k++) {
+        static const char *const targets[] = {"attn_q", "attn_v", "attn_output", "ffn_gate", "ffn_down"};
+        char ap[256];
+        snprintf(ap, sizeof ap, "/tmp/lo_test_batch_inv_lora_%d_%d.gguf", (int)getpid(), k);
+        CHECK_INT_EQ(
+            lora_fixture_write(m, ap, targets, 5, 4, 8.0f, k ? LO_DTYPE_BF16 : LO_DTYPE_F16, 0.2f, lora_seeds[k]), 0);
+        lo_lora_adapter *a = NULL;
+        CHECK_OK(lo_lora_load(m, ap, &a));
+        if (a) CHECK_OK(lo_model_lora_attach(m, a, 0.75f));
+        unlink(ap);
+    }
+    CHECK_INT_EQ(lo_model_n_lora(m), n_lora);
     seqrun solo[NS], mix[NS];
 
     /* each sequence alone, in its own context, in the same chunks */
@@ -138,6 +155,7 @@ static void run_model(const char *path, const char *name) {
             NS * GEN, max_d, mixed_steps);
     CHECK_INT_EQ(differ, 0);
     CHECK(mixed_steps >= 2);
+    if (first_row) memcpy(first_row, solo[0].logits, sizeof(float) * (size_t)n_vocab);
     for (int s = 0; s < NS; s++) free(solo[s].logits), free(mix[s].logits);
     lo_context_free(c);
     lo_model_free(m);
@@ -147,7 +165,11 @@ int main(void) {
     const char *shared = getenv("LO_SHARED_DIR") ? getenv("LO_SHARED_DIR") : LO_SHARED_DIR;
     char path[1024];
     snprintf(path, sizeof path, "%s/models/stories260K.gguf", shared);
-    run_model(path, "stories260K (F32)");
+    static const uint32_t seeds[2] = {7, 99};
+    float base_row[512], lora_row[512];
+    run_model(path, "stories260K (F32)", 0, NULL, base_row);
+    run_model(path, "stories260K (F32) LoRA", 1, seeds, lora_row);
+    CHECK_MSG(memcmp(base_row, lora_row, sizeof base_row) != 0, "the adapter does not change the logits");
 
     static const struct { lo_ftype t; int32_t n_expert; const char *name; } gens[] = {
         {LO_FTYPE_Q4_0, 0, "gen Q4_0"},   {LO_FTYPE_Q8_0, 0, "gen Q8_0"},     {LO_FTYPE_Q4_K_M, 0, "gen Q4_K_M"},
@@ -160,7 +182,16 @@ int main(void) {
                                   .n_ff = 512, .n_vocab = 300, .n_ctx = 128, .ftype = gens[i].t, .seed = 11 + i,
                                   .n_expert = gens[i].n_expert, .n_expert_used = gens[i].n_expert ? 2 : 0};
         CHECK_OK(lo_model_gen_random(&gp, path));
-        run_model(path, gens[i].name);
+        float *b0 = calloc(300, sizeof(float)), *b1 = calloc(300, sizeof(float));
+        run_model(path, gens[i].name, 0, NULL, b0);
+        if (gens[i].t != LO_FTYPE_BF16) { /* with LoRA: one adapter, two on Q4_0 */
+            char nm[64];
+            const int n_lora = gens[i].t == LO_FTYPE_Q4_0 ? 2 : 1;
+            snprintf(nm, sizeof nm, "%s LoRA%s", gens[i].name, n_lora == 2 ? " x2" : "");
+            run_model(path, nm, n_lora, seeds, b1);
+            CHECK_MSG(memcmp(b0, b1, 300 * sizeof(float)) != 0, "%s: the adapter does not change the logits", nm);
+        }
+        free(b0), free(b1);
         unlink(path);
     }
     return check_done();
