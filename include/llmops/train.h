@@ -309,7 +309,14 @@ typedef struct lo_train_result {
 
 /* Tokenizes the data, builds the model and the trainer, trains for the given steps or
  * epochs with evaluations, and writes out_path. Allocation happens before the first
- * step; the step loop allocates nothing. */
+ * step; the step loop allocates nothing. Under MPI (lo_train_dist_init joined a job of W
+ * ranks) every rank calls it with the same parameters: train.grad_accum (K, the global
+ * micro-batches per step) must be a multiple of W, rank r computes micro-batches r, r+W,
+ * ... of the single process's sequence, gradients and losses are summed over the ranks,
+ * the weights start as rank 0's (its data must match), validation batches are shared
+ * out; rank 0 alone calls report, reads resume_path and writes the checkpoints and the
+ * outputs; *stop on any rank stops all after the same step; a failure on any rank is
+ * returned on every rank (lo_train_dist_agree). */
 lo_status lo_train_run(const lo_train_run_params *p, lo_train_result *res);
 
 #ifdef __cplusplus
