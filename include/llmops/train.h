@@ -227,8 +227,9 @@ int64_t lo_train_loader_batches_per_epoch(const lo_train_loader *l);
 /* ---- data parallelism under mpirun (dist.c) ---------------------------------------- */
 
 /* Joins the MPI job when OpenMPI's mpirun started this process with more than one rank
- * (OMPI_COMM_WORLD_SIZE > 1), or uses MPI when the program already initialised it;
- * otherwise nothing happens: the process is rank 0 of 1 and lo_train_run never calls MPI.
+ * (OMPI_COMM_WORLD_SIZE > 1; MPI_Init unless the program already initialised MPI);
+ * otherwise no MPI function is called: the process is rank 0 of 1 and lo_train_run and
+ * the lo_train_dist_* calls never touch MPI.
  * Idempotent. Under MPI lo_train_run is collective: every rank runs it with the same
  * parameters (see lo_train_run). */
 lo_status lo_train_dist_init(void);

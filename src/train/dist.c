@@ -23,9 +23,9 @@ static int launched_size(void) {
 
 lo_status lo_train_dist_init(void) {
     if (g_on) return LO_OK;
+    if (launched_size() <= 1) return LO_OK; /* the single-process path: no MPI call at all */
     int inited = 0;
-    MPI_Initialized(&inited);
-    if (!inited && launched_size() <= 1) return LO_OK; /* the single-process path: no MPI at all */
+    MPI_Initialized(&inited); /* the program may have joined the job itself */
     if (!inited) {
         int provided = 0;
         /* Only the thread that called init makes MPI calls (OpenBLAS and the pool never do). */

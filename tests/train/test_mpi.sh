@@ -97,9 +97,12 @@ grep -q "grad-accum 3 is not divisible by the 2 processes" "$t/e.txt" || { cat "
 clean "$t/e.txt"
 
 # a failure on rank 1 alone (its data file is missing): every rank stops, rank 0 names it
-$to mpirun --oversubscribe -x LSAN_OPTIONS="$lsan" -x ASAN_OPTIONS="$asan" \
-  -np 1 "$bin" train --data "$t/c.txt" --out "$t/x.gguf" $shape --grad-accum 2 --steps 2 : \
-  -np 1 "$bin" train --data "$t/nope.txt" --out "$t/x.gguf" $shape --grad-accum 2 --steps 2 >/dev/null 2>"$t/e.txt"
+# (an MPMD launch: -x belongs to each app context)
+$to mpirun --oversubscribe \
+  -np 1 -x LSAN_OPTIONS="$lsan" -x ASAN_OPTIONS="$asan" \
+  "$bin" train --data "$t/c.txt" --out "$t/x.gguf" $shape --grad-accum 2 --steps 2 : \
+  -np 1 -x LSAN_OPTIONS="$lsan" -x ASAN_OPTIONS="$asan" \
+  "$bin" train --data "$t/nope.txt" --out "$t/x.gguf" $shape --grad-accum 2 --steps 2 >/dev/null 2>"$t/e.txt"
 rc=$?
 [ $rc != 0 ] && [ $rc != 124 ] || { cat "$t/e.txt"; fail "a failure on rank 1: exit $rc (124: the job hung)"; }
 grep -q "rank 1 of 2: .*nope.txt" "$t/e.txt" || { cat "$t/e.txt"; fail "rank 0 does not report rank 1's failure"; }
