@@ -481,6 +481,7 @@ int lo_cmd_train(int argc, char **argv) {
                                         : p.format == LO_DATA_TEXT ? "text"
                                                                    : "auto"));
         if (p.val_path) json_object_set_new(pj, "val", json_string(p.val_path));
+        if (lo_train_dist_size() > 1) json_object_set_new(pj, "processes", json_integer(lo_train_dist_size()));
         if (base) json_object_set_new(pj, "base", json_string(p.base_path));
         if (!base) {
             json_object_set_new(pj, "tokenizer", json_string(p.tokenizer_path));

@@ -1,9 +1,10 @@
 #!/bin/sh
 # Data-parallel `llmops train` under mpirun: two ranks with --grad-accum 2 give every step's
 # loss (and the validation losses) of the single process within 1e-5 relative, from scratch
-# and with LoRA; only rank 0 prints, logs and writes; the MPI output loads and generates;
-# checkpoints resume across 1 and 2 processes; a grad-accum not divisible by the ranks, a
-# failure on one rank and SIGINT on one rank end every rank (no hang). Skips without mpirun.
+# and with LoRA; only rank 0 prints, logs, records (--store) and writes; the MPI output
+# loads and generates; checkpoints resume across 1 and 2 processes; a grad-accum not
+# divisible by the ranks, a failure on one rank and SIGINT on one rank end every rank (no
+# hang). Skips without mpirun.
 # usage: test_mpi.sh LLMOPS_BINARY SOURCE_DIR SHARED_DIR
 set -u
 bin=$1
@@ -81,8 +82,13 @@ lora="--base $t/s.gguf --method lora --lora-rank 4 --lora-targets q,v,down --bat
 "$bin" train --data "$t/c.txt" --out "$t/ls.gguf" $lora --log "$t/ls.jsonl" >/dev/null 2>"$t/e.txt" ||
   { cat "$t/e.txt"; fail "single-process LoRA"; }
 mpi "$bin" train --data "$t/c.txt" --out "$t/lm.gguf" $lora --log "$t/lm.jsonl" --adapter-out "$t/lma.gguf" \
-  >"$t/lm.out" 2>"$t/e.txt" || { cat "$t/e.txt"; fail "mpirun LoRA"; }
+  --store "sqlite:$t/st.db" >"$t/lm.out" 2>"$t/e.txt" || { cat "$t/e.txt"; fail "mpirun LoRA"; }
 grep -q "LoRA rank 4" "$t/lm.out" || fail "no LoRA summary from rank 0"
+# rank 0 alone records the run: one run, succeeded, the world size among the params
+"$bin" runs show 1 --store "sqlite:$t/st.db" > "$t/run.txt" 2>&1 || { cat "$t/run.txt"; fail "no run recorded"; }
+grep -q "status: succeeded" "$t/run.txt" && grep -q '"processes":2' "$t/run.txt" &&
+  grep -q "train_loss  *step 6" "$t/run.txt" || { cat "$t/run.txt"; fail "the MPI run's record"; }
+"$bin" runs show 2 --store "sqlite:$t/st.db" >/dev/null 2>&1 && fail "a second rank recorded a run"
 same_losses "$t/ls.jsonl" "$t/lm.jsonl" loss 6
 same_losses "$t/ls.jsonl" "$t/lm.jsonl" val_loss 3
 [ -s "$t/lma.gguf" ] || fail "no adapter from the MPI LoRA run"
