@@ -4,8 +4,9 @@
  * validation loss/perplexity on stderr; checkpoints every N steps and at SIGINT, --resume.
  * Text or JSONL data (--format, --strict, --chat-template). With --store (or
  * $LLMOPS_STORE) the run is recorded: dataset version, params, base, train/val loss per
- * evaluation, the output as artifact and, with --register, as a model version.
- * Methods not built yet are refused by name. */
+ * evaluation, the output as artifact and, with --register, as a model version; --log FILE
+ * writes every step's report as a JSON line. Under mpirun data-parallel: rank 0 alone
+ * prints, logs and records. Methods not built yet are refused by name. */
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -62,6 +63,7 @@ enum {
     O_STORE,
     O_REGISTER,
     O_DATASET,
+    O_LOG,
     O_COUNT
 };
 
@@ -72,6 +74,7 @@ typedef struct progress_ui {
     lo_store *store; /* with a store: the run's metrics */
     int64_t run_id;
     lo_status metric_err;
+    FILE *log; /* --log: one JSON object per report */
 } progress_ui;
 
 static void fmt_eta(double s, char *buf, size_t n) {
@@ -91,8 +94,31 @@ static void log_metric(progress_ui *ui, int64_t step, const char *name, double v
     ui->metric_err = lo_ops_run_log_metric(ui->store, ui->run_id, step, name, v);
 }
 
+/* A report as one JSON line (full precision; NaN, which JSON lacks, as null). */
+static void log_num(FILE *f, const char *key, double v) {
+    if (isfinite(v))
+        fprintf(f, ",\"%s\":%.17g", key, v);
+    else
+        fprintf(f, ",\"%s\":null", key);
+}
+static void log_report(FILE *f, const lo_train_report *r) {
+    fprintf(f, "{\"step\":%lld,\"total_steps\":%lld", (long long)r->step, (long long)r->total_steps);
+    if (r->step > 0) {
+        fprintf(f, ",\"epoch\":%lld", (long long)r->epoch);
+        log_num(f, "loss", r->loss);
+        log_num(f, "lr", r->lr);
+        log_num(f, "grad_norm", r->grad_norm);
+        log_num(f, "tokens_per_sec", r->tokens_per_sec);
+        log_num(f, "elapsed_sec", r->elapsed_sec);
+    }
+    if (r->has_val) log_num(f, "val_loss", r->val_loss);
+    fputs("}\n", f);
+    fflush(f);
+}
+
 static void on_report(void *ud, const lo_train_report *r) {
     progress_ui *ui = ud;
+    if (ui->log) log_report(ui->log, r);
     if (r->has_val) { /* per evaluation: the step's training loss and the validation loss */
         if (r->step > 0) log_metric(ui, r->step, "train_loss", r->loss);
         log_metric(ui, r->step, "val_loss", r->val_loss);
@@ -201,6 +227,7 @@ int lo_cmd_train(int argc, char **argv) {
         [O_STORE] = {"--store", true},
         [O_REGISTER] = {"--register", true},
         [O_DATASET] = {"--dataset", true},
+        [O_LOG] = {"--log", true},
         [O_OUT] = {"--out", true},
         [O_TOKENIZER] = {"--tokenizer", true},
         [O_ARCH] = {"--arch", true},
@@ -267,9 +294,6 @@ int lo_cmd_train(int argc, char **argv) {
                                   o[O_LORA_TARGETS].value);
     const lo_lora_config lora_cfg = {
         .rank = (int32_t)lora_rank, .alpha = (float)lora_alpha, .targets = lora_targets, .dropout = (float)dropout};
-    const char *mpi = getenv("OMPI_COMM_WORLD_SIZE");
-    if (mpi && atoi(mpi) > 1)
-        return lo_cli_usage_error(cmd, "data-parallel training under mpirun is not available yet: run one process");
     if (o[O_ARCH].set && strcmp(o[O_ARCH].value, "llama") != 0)
         return lo_cli_usage_error(cmd, "--arch %s is not supported (only llama)", o[O_ARCH].value);
     const bool base = o[O_BASE].set;
@@ -419,7 +443,27 @@ int lo_cmd_train(int argc, char **argv) {
     }
     if (o[O_REGISTER].set && lo_ops_check_name("--register", o[O_REGISTER].value))
         return lo_cli_fail(cmd, LO_ERR_INVALID);
-    if (store_url) {
+    if (o[O_REGISTER].set && !store_url)
+        return lo_cli_usage_error(cmd, "--register needs a store: give --store URL or set LLMOPS_STORE");
+    /* Under mpirun with several ranks: join the job (MPI_Finalize at exit); rank 0 alone
+     * prints, writes --log and records the run, the others only train. */
+    lo_status ds = lo_train_dist_init();
+    if (ds) return lo_cli_fail(cmd, ds);
+    if (lo_train_dist_size() > 1) {
+        atexit(lo_train_dist_finalize);
+        /* mpirun turns Ctrl-C into SIGTERM then SIGKILL for every rank, but forwards SIGUSR1:
+         * `kill -USR1 <mpirun>` (or SIGINT to any one rank) stops the job with a checkpoint. */
+        sigaction(SIGUSR1, &sa, NULL);
+    }
+    const bool rank0 = lo_train_dist_rank() == 0;
+    if (!rank0) {
+        store_url = NULL;
+        if (lo_log_get_level() < LO_LOG_ERROR) lo_log_set_level(LO_LOG_ERROR);
+    }
+    lo_status ls = LO_OK;
+    if (rank0 && o[O_LOG].set && !(ui.log = fopen(o[O_LOG].value, "w")))
+        ls = lo_error(LO_ERR_IO, "give a writable --log path", "cannot open --log %s", o[O_LOG].value);
+    if (store_url && !ls) {
         json_t *pj = json_pack(
             "{s:s, s:s, s:I, s:f, s:i, s:i, s:i, s:f, s:f, s:i, s:s, s:f, s:f, s:I, s:i, s:I, s:I}", "method",
             qlora  ? "qlora"
@@ -429,13 +473,14 @@ int lo_cmd_train(int argc, char **argv) {
             "grad_accum", (int)accum, "lr", lr, "min_lr", min_lr, "warmup", (int)warmup, "schedule",
             lo_lr_schedule_name((lo_lr_schedule)sched), "weight_decay", wd, "grad_clip", clip, "seed", (json_int_t)seed,
             "threads", (int)threads, "eval_every", (json_int_t)eval_every, "eval_batches", (json_int_t)eval_batches);
-        if (!pj) return lo_cli_fail(cmd, LO_ERR_NOMEM);
+        /* pj NULL (no memory): the setters ignore it, record_start returns LO_ERR_NOMEM */
         json_object_set_new(pj, "data", json_string(p.data_path));
         json_object_set_new(pj, "format",
                             json_string(p.format == LO_DATA_JSONL  ? "jsonl"
                                         : p.format == LO_DATA_TEXT ? "text"
                                                                    : "auto"));
         if (p.val_path) json_object_set_new(pj, "val", json_string(p.val_path));
+        if (lo_train_dist_size() > 1) json_object_set_new(pj, "processes", json_integer(lo_train_dist_size()));
         if (base) json_object_set_new(pj, "base", json_string(p.base_path));
         if (!base) {
             json_object_set_new(pj, "tokenizer", json_string(p.tokenizer_path));
@@ -449,17 +494,20 @@ int lo_cmd_train(int argc, char **argv) {
                                 json_pack("{s:i, s:f, s:s, s:f}", "rank", (int)lora_rank, "alpha", lora_alpha,
                                           "targets", o[O_LORA_TARGETS].set ? o[O_LORA_TARGETS].value : "q,v", "dropout",
                                           (double)(float)dropout));
-        lo_status rs = record_start(store_url, &p, ds_name, pj, &ui.store, &ui.run_id, base_ref);
+        ls = record_start(store_url, &p, ds_name, pj, &ui.store, &ui.run_id, base_ref);
         json_decref(pj);
-        if (rs) {
-            lo_store_close(ui.store);
-            return lo_cli_fail(cmd, rs);
-        }
-    } else if (o[O_REGISTER].set) {
-        return lo_cli_usage_error(cmd, "--register needs a store: give --store URL or set LLMOPS_STORE");
+    }
+    /* No rank starts training when rank 0 could not open its log or start its record. */
+    if ((ls = lo_train_dist_agree(ls))) {
+        lo_store_close(ui.store);
+        if (ui.log) fclose(ui.log);
+        return rank0 ? lo_cli_fail(cmd, ls) : LO_EXIT_FAIL;
     }
     lo_train_result res;
     lo_status s = lo_train_run(&p, &res);
+    if (ui.log && fclose(ui.log) != 0 && !s)
+        s = lo_error(LO_ERR_IO, "check the disk holding --log", "writing --log %s failed", o[O_LOG].value);
+    ui.log = NULL;
     if (ui.drawn) fputc('\n', stderr);
     if (ui.store) {
         lo_status rs = ui.metric_err;
@@ -485,6 +533,7 @@ int lo_cmd_train(int argc, char **argv) {
         lo_store_close(ui.store);
         if (!s && rs) return lo_cli_fail(cmd, rs);
     }
+    if (!rank0) return s || res.interrupted ? LO_EXIT_FAIL : LO_EXIT_OK; /* rank 0 reports for the job */
     if (s) return lo_cli_fail(cmd, s);
     if (res.interrupted) {
         fprintf(stderr, "llmops train: interrupted after step %lld; checkpoint %s (continue with --resume %s)\n",

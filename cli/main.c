@@ -135,7 +135,7 @@ static const lo_cli_command commands[] = {
      "  --experts-used K  experts per token (default 2)\n"
      "  --sliding-window W  write llama.attention.sliding_window = W\n",
      lo_cmd_gen_model},
-    {"train", "--data FILE [--val FILE | --val-split PCT] --out OUT.gguf (--base BASE.gguf | --tokenizer TOK.gguf [--arch llama] --dim D --layers L --heads H [--kv-heads K] [--ff F] [--ctx N] [--tied]) (--steps N | --epochs N) [--batch B] [--seq T] [--lr LR] [--min-lr LR] [--warmup N] [--schedule cosine|linear|constant] [--grad-clip C] [--grad-accum K] [--weight-decay W] [--seed S] [--threads N] [--eval-every N] [--eval-batches N] [--docs blank|line] [--format text|jsonl] [--strict] [--chat-template NAME] [--store URL [--register NAME] [--dataset NAME]] [--checkpoint FILE] [--checkpoint-every N] [--resume FILE] [--name NAME] [--method full|lora|qlora [--lora-rank R] [--lora-alpha A] [--lora-targets LIST] [--lora-dropout P] [--adapter-out FILE]]",
+    {"train", "--data FILE [--val FILE | --val-split PCT] --out OUT.gguf (--base BASE.gguf | --tokenizer TOK.gguf [--arch llama] --dim D --layers L --heads H [--kv-heads K] [--ff F] [--ctx N] [--tied]) (--steps N | --epochs N) [--batch B] [--seq T] [--lr LR] [--min-lr LR] [--warmup N] [--schedule cosine|linear|constant] [--grad-clip C] [--grad-accum K] [--weight-decay W] [--seed S] [--threads N] [--eval-every N] [--eval-batches N] [--docs blank|line] [--format text|jsonl] [--strict] [--chat-template NAME] [--store URL [--register NAME] [--dataset NAME]] [--checkpoint FILE] [--checkpoint-every N] [--resume FILE] [--log FILE] [--name NAME] [--method full|lora|qlora [--lora-rank R] [--lora-alpha A] [--lora-targets LIST] [--lora-dropout P] [--adapter-out FILE]]",
      "train a llama model from scratch, or fine-tune a llama GGUF, on a text or JSONL file and write it as a GGUF",
      "  --data FILE    UTF-8 text; documents separated by blank lines (--docs line: one per line),\n"
      "                 packed into --seq windows with EOS after each document (BOS before, if the\n"
@@ -172,6 +172,8 @@ static const lo_cli_command commands[] = {
      "                 steps (0 = never) and at Ctrl-C, which then stops the run\n"
      "  --resume F     continue a checkpoint (same data and shape options): the losses that\n"
      "                 follow are those of the uninterrupted run\n"
+     "  --log F        write each report as a JSON line: step, total_steps, epoch, loss, lr,\n"
+     "                 grad_norm, tokens_per_sec, elapsed_sec, and val_loss at evaluations\n"
      "  --name NAME    general.name of the output (default llmops-trained, or the base's)\n"
      "  --method full  train all weights (from scratch or of --base; the default)\n"
      "  --method lora  freeze --base and train low-rank adapters W + (alpha/rank)·B·A; --out gets\n"
@@ -193,7 +195,13 @@ static const lo_cli_command commands[] = {
      "                 each evaluation, the output (and --adapter-out) as artifacts\n"
      "  --register NAME  with a store, register the output as the next version of model NAME\n"
      "                 with the run and the base as its lineage\n"
-     "  Not available yet (refused): mpirun\n",
+     "  Data parallel: mpirun -np W llmops train ... trains one model on W processes (or machines)\n"
+     "                 with the global batch of one process: --grad-accum K must be a multiple of\n"
+     "                 W, rank r computing micro-batches r, r+W, ...; gradients are summed, so each\n"
+     "                 step's loss equals the single process's (within f32 rounding). Rank 0 alone\n"
+     "                 prints, writes --log, checkpoints, the outputs and the --store record. Stop\n"
+     "                 with SIGINT to any rank or `kill -USR1 <mpirun pid>` (mpirun turns Ctrl-C into\n"
+     "                 SIGTERM/SIGKILL): checkpoint, then --resume under any W dividing K\n",
      lo_cmd_train},
     {"lora", "merge BASE.gguf ADAPTER.gguf OUT.gguf [--scale S]",
      "merge a llama.cpp LoRA adapter GGUF into its llama base, writing an F32 GGUF",

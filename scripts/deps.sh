@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages llmops needs to build and test, and only those that are
 # missing (idempotent: a machine that has them all runs no apt-get at all).
 set -eu
-pkgs="gcc make cmake ninja-build pkg-config libjansson-dev libpcre2-dev libutf8proc-dev libsqlite3-dev libpq-dev postgresql libmicrohttpd-dev libcurl4-openssl-dev libopenblas-dev"
+pkgs="gcc make cmake ninja-build pkg-config libjansson-dev libpcre2-dev libutf8proc-dev libsqlite3-dev libpq-dev postgresql libmicrohttpd-dev libcurl4-openssl-dev libopenblas-dev openmpi-bin libopenmpi-dev"
 # Optional extras named by the caller, e.g. `scripts/deps.sh clang` for the fuzz build.
 pkgs="$pkgs $*"
 missing=""

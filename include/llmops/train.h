@@ -252,6 +252,27 @@ void lo_train_loader_next(lo_train_loader *l, const int32_t **tokens, const int3
 void lo_train_loader_rewind(lo_train_loader *l);
 int64_t lo_train_loader_batches_per_epoch(const lo_train_loader *l);
 
+/* ---- data parallelism under mpirun (dist.c) ---------------------------------------- */
+
+/* Joins the MPI job when OpenMPI's mpirun started this process with more than one rank
+ * (OMPI_COMM_WORLD_SIZE > 1; MPI_Init unless the program already initialised MPI);
+ * otherwise no MPI function is called: the process is rank 0 of 1 and lo_train_run and
+ * the lo_train_dist_* calls never touch MPI.
+ * Idempotent. Under MPI lo_train_run is collective: every rank runs it with the same
+ * parameters (see lo_train_run). */
+lo_status lo_train_dist_init(void);
+int lo_train_dist_rank(void); /* 0 without MPI */
+int lo_train_dist_size(void); /* 1 without MPI */
+/* Collective (every rank calls it at the same point): LO_OK when s is LO_OK on every rank;
+ * else this rank's own failure, or the status, message and hint of the lowest failing rank
+ * ("rank R of W: ..."). Returns s without MPI. For a caller's own step that may fail on
+ * one rank (rank 0 opening a store) before or after lo_train_run, so that no rank waits
+ * on one that gave up. */
+lo_status lo_train_dist_agree(lo_status s);
+/* Leaves the MPI job when lo_train_dist_init joined it (every rank, after its last
+ * collective; a program may register it with atexit). No-op otherwise. */
+void lo_train_dist_finalize(void);
+
 /* ---- a whole from-scratch run (run.c) ------------------------------------------------ */
 
 /* What the run reports after each optimizer step (and each evaluation). */
@@ -320,7 +341,14 @@ typedef struct lo_train_result {
 
 /* Tokenizes the data, builds the model and the trainer, trains for the given steps or
  * epochs with evaluations, and writes out_path. Allocation happens before the first
- * step; the step loop allocates nothing. */
+ * step; the step loop allocates nothing. Under MPI (lo_train_dist_init joined a job of W
+ * ranks) every rank calls it with the same parameters: train.grad_accum (K, the global
+ * micro-batches per step) must be a multiple of W, rank r computes micro-batches r, r+W,
+ * ... of the single process's sequence, gradients and losses are summed over the ranks,
+ * the weights start as rank 0's (its data must match), validation batches are shared
+ * out; rank 0 alone calls report, reads resume_path and writes the checkpoints and the
+ * outputs; *stop on any rank stops all after the same step; a failure on any rank is
+ * returned on every rank (lo_train_dist_agree). */
 lo_status lo_train_run(const lo_train_run_params *p, lo_train_result *res);
 
 #ifdef __cplusplus

@@ -1,7 +1,8 @@
 /* train: a whole from-scratch run — tokenizer from a GGUF, text data packed and split,
  * model init, the step loop (gradient accumulation over micro-batches, clipping, AdamW),
  * evaluation on the validation windows, reports through a callback, atomic checkpoints
- * and resuming from them, GGUF output. */
+ * and resuming from them, GGUF output; under mpirun the same run data-parallel (each rank
+ * computes its share of the step's micro-batches, the gradients are summed). */
 #include <math.h>
 #include <string.h>
 
@@ -155,26 +156,77 @@ static lo_status ckpt_read(run_state *r, const lo_train_run_params *p, int64_t *
     return LO_OK;
 }
 
-/* Mean loss over the validation windows (or the first eval_batches micro-batches). */
+/* Mean loss over the validation windows (or the first eval_batches micro-batches). Under
+ * MPI rank r evaluates batches r, r + W, ... and the sums are added up (collective). */
 static lo_status evaluate(run_state *r, int64_t max_batches, double *loss, int64_t *n_tokens) {
+    const int W = lo_train_dist_size(), R = lo_train_dist_rank();
     lo_train_loader_rewind(r->lv);
     lo_trainer_set_dropout(r->tr, false, 0, 0, 0); /* no dropout in evaluation */
     int64_t nb = lo_train_loader_batches_per_epoch(r->lv);
     if (max_batches > 0 && max_batches < nb) nb = max_batches;
     double sum = 0;
     int64_t cnt = 0;
+    lo_status s = LO_OK;
     for (int64_t i = 0; i < nb; i++) {
         const int32_t *tk, *tg;
         const uint8_t *mk;
         lo_train_loader_next(r->lv, &tk, &tg, &mk, NULL);
+        if (i % W != R) continue; /* another rank's batch */
         double s1;
         int64_t c1;
-        lo_status s = lo_trainer_forward(r->tr, tk, tg, mk, false, 0, &s1, &c1);
-        if (s) return s;
+        if ((s = lo_trainer_forward(r->tr, tk, tg, mk, false, 0, &s1, &c1))) break;
         sum += s1, cnt += c1;
+    }
+    if (W > 1) {
+        double a[3] = {sum, (double)cnt, s ? 1 : 0}; /* counts stay exact in a double below 2^53 */
+        lo_train__dist_sum_f64(a, 3);
+        if (a[2] > 0) return lo_train_dist_agree(s);
+        sum = a[0], cnt = (int64_t)a[1];
+    } else if (s) {
+        return s;
     }
     *loss = cnt ? sum / (double)cnt : NAN;
     *n_tokens = cnt;
+    return LO_OK;
+}
+
+/* ---- data parallelism ------------------------------------------------------------------------ */
+
+/* Under MPI, after every rank has built its run: the data must be rank 0's (same token
+ * streams), and every weight starts as rank 0's (the seeded init, a base, adapters). */
+static lo_status dist_start(run_state *r) {
+    uint64_t mine[4] = {(uint64_t)r->train.n_ids, data_hash(&r->train), (uint64_t)r->val.n_ids, data_hash(&r->val)};
+    uint64_t root[4];
+    memcpy(root, mine, sizeof root);
+    lo_train__dist_bcast(root, sizeof root, 0);
+    lo_status s = LO_OK;
+    if (memcmp(mine, root, sizeof mine) != 0)
+        s = lo_error(LO_ERR_INVALID, "give every rank the same --data and --val files",
+                     "train: rank %d's %s tokens differ from rank 0's", lo_train_dist_rank(),
+                     mine[0] != root[0] || mine[1] != root[1] ? "training" : "validation");
+    if ((s = lo_train_dist_agree(s))) return s;
+    lo_train__dist_bcast(r->m->w, (size_t)r->m->n_params * sizeof(float), 0);
+    if (r->m->lora) lo_train__dist_bcast(r->m->lora->w, (size_t)r->m->lora->n_params * sizeof(float), 0);
+    return LO_OK;
+}
+
+/* --resume under MPI: rank 0 reads and checks the checkpoint and sends its state (trainable
+ * weights, moments, AdamW's step count, the loader's position) to the others (collective). */
+static lo_status dist_resume(run_state *r, const lo_train_run_params *p, int64_t *next_step, double *first_val) {
+    lo_status s = lo_train_dist_rank() == 0 ? ckpt_read(r, p, next_step, first_val) : LO_OK;
+    if ((s = lo_train_dist_agree(s))) return s;
+    int64_t st[4] = {*next_step, r->tr->t_adam, 0, 0};
+    lo_train__loader_state(r->lt, &st[2], &st[3]);
+    lo_train__dist_bcast(st, sizeof st, 0);
+    lo_train__dist_bcast(first_val, sizeof *first_val, 0);
+    const lo_train_block b = lo_train__trainable(r->m);
+    const size_t bytes = (size_t)b.n * sizeof(float);
+    lo_train__dist_bcast(b.w, bytes, 0);
+    lo_train__dist_bcast(b.m, bytes, 0);
+    lo_train__dist_bcast(b.v, bytes, 0);
+    *next_step = st[0];
+    r->tr->t_adam = st[1];
+    lo_train__loader_restore(r->lt, st[2], st[3]);
     return LO_OK;
 }
 
@@ -195,19 +247,28 @@ lo_status lo_train_run(const lo_train_run_params *p, lo_train_result *res) {
     if (p->qlora && (!p->lora || !p->base_path))
         return lo_error(LO_ERR_INVALID, "give QLoRA a LoRA config and a --base",
                         "train: QLoRA without adapters or base");
+    /* Data parallel: the step's K micro-batches are the single process's, rank r computing
+     * micro-batches r, r + W, ...; so K must be a multiple of the world size W. */
+    const int W = lo_train_dist_size(), R = lo_train_dist_rank();
+    if ((p->train.grad_accum > 0 ? p->train.grad_accum : 1) % W != 0)
+        return lo_error(LO_ERR_INVALID, "give --grad-accum a multiple of the number of processes (mpirun -np)",
+                        "train: --grad-accum %d is not divisible by the %d processes",
+                        p->train.grad_accum > 0 ? p->train.grad_accum : 1, W);
     run_state r = {0};
     const char *tok_path = p->base_path ? p->base_path : p->tokenizer_path;
     lo_status s = lo_gguf_open(tok_path, &r.g);
     if (!s) s = lo_tokenizer_load(r.g, &r.tok);
+    /* Until the setup is agreed below, a failure returns through one agreement, which the
+     * ranks that did not fail meet at that point. */
     if (s) {
         run_free(&r);
-        return lo_error_wrap(s, "train: tokenizer %s", tok_path);
+        return lo_train_dist_agree(lo_error_wrap(s, "train: tokenizer %s", tok_path));
     }
     /* A base gives the model first, so that its shape is checked before the data is read. */
     if (p->base_path &&
         (s = p->qlora ? lo_train_model_load_qlora(p->base_path, &r.m) : lo_train_model_load_gguf(p->base_path, &r.m))) {
         run_free(&r);
-        return s;
+        return lo_train_dist_agree(s);
     }
     lo_train_config mc = r.m ? r.m->c : p->model;
     lo_train_params tp = p->train;
@@ -258,13 +319,17 @@ lo_status lo_train_run(const lo_train_run_params *p, lo_train_result *res) {
     if (!s) s = lo_trainer_create(r.m, &tp, &r.tr);
     if (!s) s = lo_train_loader_create(&r.train, B, T, p->seed, true, &r.lt);
     if (!s) s = lo_train_loader_create(&r.val, B, T, p->seed, false, &r.lv);
-    const size_t bt = (size_t)B * (size_t)T * (size_t)K;
+    const size_t bt = (size_t)B * (size_t)T * (size_t)K; /* tokens per step, all ranks */
+    const int32_t KL = K / W;                            /* this rank's micro-batches per step */
     if (!s) {
-        r.tok_buf = lo_malloc(bt * sizeof *r.tok_buf);
-        r.tgt_buf = lo_malloc(bt * sizeof *r.tgt_buf);
-        r.mask_buf = lo_malloc(bt);
+        const size_t btl = (size_t)B * (size_t)T * (size_t)KL;
+        r.tok_buf = lo_malloc(btl * sizeof *r.tok_buf);
+        r.tgt_buf = lo_malloc(btl * sizeof *r.tgt_buf);
+        r.mask_buf = lo_malloc(btl);
         if (!r.tok_buf || !r.tgt_buf || !r.mask_buf) s = LO_ERR_NOMEM;
     }
+    s = lo_train_dist_agree(s);
+    if (!s && W > 1) s = dist_start(&r); /* every rank gets here with the same s */
     if (s) {
         run_free(&r);
         return s;
@@ -274,7 +339,8 @@ lo_status lo_train_run(const lo_train_run_params *p, lo_train_result *res) {
     res->train_tokens = r.train.n_ids;
     int64_t start = 0;
     double first_val = NAN;
-    if (p->resume_path && (s = ckpt_read(&r, p, &start, &first_val))) goto done;
+    if (p->resume_path && (s = W > 1 ? dist_resume(&r, p, &start, &first_val) : ckpt_read(&r, p, &start, &first_val)))
+        goto done;
     if (start > tp.total_steps) {
         s = lo_error(LO_ERR_INVALID, "give --steps at least the checkpoint's step",
                      "train: the checkpoint is at step %lld, past --steps %lld", (long long)start,
@@ -290,32 +356,51 @@ lo_status lo_train_run(const lo_train_run_params *p, lo_train_result *res) {
     res->first_val_loss = first_val, res->last_val_loss = vl;
     res->val_tokens = vt;
     rep.has_val = true, rep.val_loss = vl, rep.val_ppl = exp(vl);
-    if (p->report) p->report(p->report_ud, &rep);
+    if (p->report && R == 0) p->report(p->report_ud, &rep);
     const double t0 = lo_time_sec();
     double t_eval = 0; /* evaluation time, left out of tokens/s */
     const size_t mb = (size_t)B * (size_t)T;
     for (int64_t step = start; step < tp.total_steps; step++) {
         int64_t epoch = 0, counted = 0;
+        /* Every rank draws all K micro-batches (the same sequence as one process) and counts
+         * their tokens, so grad_scale is the single process's; it keeps its own. */
         for (int32_t k = 0; k < K; k++) {
             const int32_t *tk, *tg;
             const uint8_t *mk;
             lo_train_loader_next(r.lt, &tk, &tg, &mk, &epoch);
-            memcpy(r.tok_buf + k * mb, tk, mb * sizeof *tk);
-            memcpy(r.tgt_buf + k * mb, tg, mb * sizeof *tg);
-            memcpy(r.mask_buf + k * mb, mk, mb);
             for (size_t i = 0; i < mb; i++) counted += mk[i] != 0;
+            if (k % W != R) continue;
+            const size_t o = (size_t)(k / W) * mb;
+            memcpy(r.tok_buf + o, tk, mb * sizeof *tk);
+            memcpy(r.tgt_buf + o, tg, mb * sizeof *tg);
+            memcpy(r.mask_buf + o, mk, mb);
         }
         lo_trainer_zero_grad(r.tr);
         double sum = 0;
         const float scale = counted ? 1.0f / (float)counted : 0.0f;
-        for (int32_t k = 0; k < K; k++) {
+        for (int32_t k = 0; k < KL; k++) {
             double s1;
             int64_t c1;
-            lo_trainer_set_dropout(r.tr, true, p->seed, step, k); /* a fresh mask per micro-batch */
+            /* a fresh mask per micro-batch, by its index in the global step (rank R computes
+             * micro-batches R, R + W, ...), so every process count draws the same masks */
+            lo_trainer_set_dropout(r.tr, true, p->seed, step, k * W + R);
             s = lo_trainer_forward(r.tr, r.tok_buf + k * mb, r.tgt_buf + k * mb, r.mask_buf + k * mb, true, scale, &s1,
                                    &c1);
-            if (s) goto done;
+            if (s) break;
             sum += s1;
+        }
+        if (W > 1) { /* the step's loss and gradient are the sums over the ranks */
+            double a[2] = {sum, s ? 1 : 0};
+            lo_train__dist_sum_f64(a, 2);
+            if (a[1] > 0) {
+                s = lo_train_dist_agree(s);
+                goto done;
+            }
+            sum = a[0];
+            const lo_train_block g = lo_train__trainable(r.m);
+            lo_train__dist_sum_f32(g.g, g.n);
+        } else if (s) {
+            goto done;
         }
         lo_train_step_info info;
         lo_trainer_step(r.tr, step, &info);
@@ -337,11 +422,16 @@ lo_status lo_train_run(const lo_train_run_params *p, lo_train_result *res) {
             rep.has_val = true, rep.val_loss = vl, rep.val_ppl = exp(vl);
             res->last_val_loss = vl;
         }
-        if (p->report) p->report(p->report_ud, &rep);
-        const bool stop = p->stop && *p->stop;
+        if (p->report && R == 0) p->report(p->report_ud, &rep);
+        bool stop = p->stop && *p->stop;
+        if (W > 1) { /* a stop on any rank stops every rank after this step */
+            int64_t f = stop;
+            lo_train__dist_sum_i64(&f, 1);
+            stop = f > 0;
+        }
         if (p->checkpoint_path && step + 1 < tp.total_steps &&
             (stop || (p->checkpoint_every > 0 && (step + 1) % p->checkpoint_every == 0)) &&
-            (s = ckpt_write(&r, p, step + 1, first_val)))
+            (s = lo_train_dist_agree(R == 0 ? ckpt_write(&r, p, step + 1, first_val) : LO_OK)))
             goto done;
         if (stop) {
             res->interrupted = true;
@@ -353,8 +443,11 @@ lo_status lo_train_run(const lo_train_run_params *p, lo_train_result *res) {
     res->seconds = lo_time_sec() - t0 - t_eval;
     res->steps = tp.total_steps;
     res->tokens_per_sec = res->seconds > 0 ? (double)(tp.total_steps - start) * (double)bt / res->seconds : 0;
-    s = lo_train_model_save_gguf(r.m, p->base_path ? NULL : p->tokenizer_path, p->name, p->out_path);
-    if (!s && p->adapter_path) s = lo_train_model_save_lora_gguf(r.m, p->name, p->adapter_path);
+    if (R == 0) { /* rank 0 writes the outputs */
+        s = lo_train_model_save_gguf(r.m, p->base_path ? NULL : p->tokenizer_path, p->name, p->out_path);
+        if (!s && p->adapter_path) s = lo_train_model_save_lora_gguf(r.m, p->name, p->adapter_path);
+    }
+    s = lo_train_dist_agree(s);
 done:
     run_free(&r);
     return s;

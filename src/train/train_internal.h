@@ -155,6 +155,13 @@ struct lo_trainer {
 void lo_train__loader_state(const lo_train_loader *l, int64_t *epoch, int64_t *pos);
 void lo_train__loader_restore(lo_train_loader *l, int64_t epoch, int64_t pos);
 
+/* Collectives over the ranks of lo_train_dist_init (dist.c); no-ops with one process.
+ * Every rank calls them in the same order. */
+void lo_train__dist_sum_f32(float *x, int64_t n); /* in place, element-wise sum */
+void lo_train__dist_sum_f64(double *x, int n);
+void lo_train__dist_sum_i64(int64_t *x, int n);
+void lo_train__dist_bcast(void *buf, size_t bytes, int root);
+
 /* splitmix64 step: a well-mixed 64-bit value from a counter. */
 static inline uint64_t lo_train__mix(uint64_t x) {
     x += 0x9e3779b97f4a7c15ull;
