@@ -78,7 +78,7 @@ grep -v '"step":[0-6],' "$t/s2.jsonl" > "$t/s27.jsonl"
 same_losses "$t/s7.jsonl" "$t/s27.jsonl" loss 6
 
 # LoRA on the model just trained (the base): adapters only, same losses, merged output loads
-lora="--base $t/s.gguf --method lora --lora-rank 4 --lora-targets q,v,down --batch 2 --seq 32 --lr 1e-2 --threads 1 --grad-accum 4 --steps 6 --eval-every 3"
+lora="--base $t/s.gguf --method lora --lora-rank 4 --lora-targets q,v,down --lora-dropout 0.2 --batch 2 --seq 32 --lr 1e-2 --threads 1 --grad-accum 4 --steps 6 --eval-every 3"
 "$bin" train --data "$t/c.txt" --out "$t/ls.gguf" $lora --log "$t/ls.jsonl" >/dev/null 2>"$t/e.txt" ||
   { cat "$t/e.txt"; fail "single-process LoRA"; }
 mpi "$bin" train --data "$t/c.txt" --out "$t/lm.gguf" $lora --log "$t/lm.jsonl" --adapter-out "$t/lma.gguf" \
