@@ -479,8 +479,10 @@ int lo_cmd_quickstart(int argc, char **argv) {
            "  llmops runs ls --store %s\n"
            "  llmops models show %s --store %s\n"
            "  llmops deployments stats %s --store %s\n"
-           "  llmops feedback export --format sft %s/feedback-sft.jsonl --store %s\n",
-           shown_port, DEPLOYMENT, shown_port, DEPLOYMENT, url, qa_ref, url, DEPLOYMENT, url, dir, url);
+           "  llmops feedback export --format sft %s/feedback-sft.jsonl --store %s\n"
+           "  llmops serve -m %s --lora %s --port %d   (the base with the adapter applied at load time)\n",
+           shown_port, DEPLOYMENT, shown_port, DEPLOYMENT, url, qa_ref, url, DEPLOYMENT, url, dir, url, base.gguf_path,
+           adapter_path, shown_port + 1);
     fflush(stdout);
     if (serve && !req_failures) {
         struct sigaction sa = {0};
