@@ -4,6 +4,7 @@
  * the same command a user would type (echoed as "$ llmops ..."), all under --dir. */
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -68,6 +69,29 @@ static qs_config config_for(int minutes) {
 
 /* ---- running a command in-process, echoed as the user would type it -------------------- */
 
+/* a, quoted for a POSIX shell when it needs it ('...' with ' as '\''), so every echoed
+ * command can be pasted; one of 8 rotating buffers (for printing only). */
+static const char *sh(const char *a) {
+    static char bufs[8][2 * LO_OPS_PATH_MAX];
+    static int k;
+    const char *safe = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_./:=@,+%";
+    if (*a && strspn(a, safe) == strlen(a)) return a;
+    char *b = bufs[k++ % 8];
+    size_t n = 0;
+    b[n++] = '\'';
+    for (; *a && n < sizeof bufs[0] - 6; a++) {
+        if (*a == '\'') {
+            memcpy(b + n, "'\\''", 4);
+            n += 4;
+        } else {
+            b[n++] = *a;
+        }
+    }
+    b[n++] = '\'';
+    b[n] = 0;
+    return b;
+}
+
 static int run(int (*fn)(int, char **), const char *first, ...) {
     char *argv[64];
     int n = 0;
@@ -77,7 +101,7 @@ static int run(int (*fn)(int, char **), const char *first, ...) {
     va_end(ap);
     argv[n] = NULL;
     printf("$ llmops");
-    for (int i = 0; i < n; i++) printf(strpbrk(argv[i], " \"'<>|&;*?$") ? " '%s'" : " %s", argv[i]);
+    for (int i = 0; i < n; i++) printf(" %s", sh(argv[i]));
     printf("\n");
     fflush(stdout);
     const int rc = fn(n, argv);
@@ -91,7 +115,17 @@ static void step(int k, const char *title) {
     fflush(stdout);
 }
 
+/* mkdir -p */
 static int make_dir(const char *path) {
+    char parent[LO_OPS_PATH_MAX];
+    snprintf(parent, sizeof parent, "%s", path);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent) {
+        *slash = 0;
+        struct stat pst;
+        if (stat(parent, &pst) != 0 && make_dir(parent) != LO_EXIT_OK) return LO_EXIT_FAIL;
+    }
+    errno = 0;
     if (mkdir(path, 0755) == 0 || errno == EEXIST) {
         struct stat st;
         if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return LO_EXIT_OK;
@@ -169,6 +203,17 @@ static lo_status tag_trained(lo_store *st, const char *path, const char *sig, lo
     return lo_ops_model_tag(st, ref, "quickstart", sig);
 }
 
+/* DIR/STEM-SIG12.gguf for a model about to be trained, or -2, -3, ... when that name is
+ * taken: a registered version may point at the file, so it is never overwritten. */
+static void fresh_path(char *out, size_t cap, const char *dir, const char *stem, const char *sig) {
+    for (int k = 1;; k++) {
+        char suffix[16] = "";
+        if (k > 1) snprintf(suffix, sizeof suffix, "-%d", k);
+        snprintf(out, cap, "%s/%s-%.12s%s.gguf", dir, stem, sig, suffix);
+        if (access(out, F_OK) != 0) return;
+    }
+}
+
 /* ---- requests and feedback through the running server ---------------------------------- */
 
 static json_t *post_json(int port, const char *path, json_t *body, long *status) {
@@ -208,6 +253,12 @@ static bool trimmed_equal(const char *a, const char *b) {
     return n == m && !memcmp(a, b, n);
 }
 
+static volatile sig_atomic_t g_quit; /* Ctrl-C or SIGTERM */
+static void on_quit(int sig) {
+    (void)sig;
+    g_quit = 1;
+}
+
 /* Sends n held-out questions through the deployment (which spreads them over its arms by
  * weight), prints the answers and records a verdict on each: thumbs up when the answer is
  * the manual's sentence, else thumbs down with the correction. */
@@ -215,7 +266,7 @@ static int ask(int port, int n, int *n_up) {
     printf("%-48s %-20s %s\n", "QUESTION", "ANSWERED BY", "ANSWER");
     int failures = 0;
     *n_up = 0;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && !g_quit; i++) {
         const char *q, *ref;
         lo_ops_synth_fact(i % lo_ops_synth_n_facts(), &q, &ref);
         char user[32];
@@ -257,13 +308,12 @@ static int ask(int port, int n, int *n_up) {
     return failures;
 }
 
-static volatile sig_atomic_t g_quit;
-static void on_quit(int sig) {
-    (void)sig;
-    g_quit = 1;
-}
-
 /* ---- the command ------------------------------------------------------------------------ */
+
+static int interrupted_exit(void) {
+    fprintf(stderr, "llmops quickstart: interrupted; what was recorded stays (run it again to go on)\n");
+    return LO_EXIT_FAIL;
+}
 
 int lo_cmd_quickstart(int argc, char **argv) {
     lo_cli_opt o[] = {{"--dir", true, NULL, false},       {"--port", true, NULL, false},
@@ -282,23 +332,34 @@ int lo_cmd_quickstart(int argc, char **argv) {
     if (o[O_THREADS].set && !lo_cli_parse_int(o[O_THREADS].value, 0, 256, &threads))
         return lo_cli_usage_error(C, "--threads needs 0..256 (0 = all cores)");
     const bool fresh = o[O_FRESH].set, serve = !o[O_NO_SERVE].set;
-    const char *dir = o[O_DIR].set ? o[O_DIR].value : "llmops-data";
+    const char *dir_arg = o[O_DIR].set ? o[O_DIR].value : "llmops-data";
     const qs_config cf = config_for((int)minutes);
     const double t0 = lo_time_sec();
-    /* room for the file names under the three folders */
-    char data_dir[LO_OPS_PATH_MAX - 128], model_dir[LO_OPS_PATH_MAX - 128], eval_dir[LO_OPS_PATH_MAX - 128];
-    char url[LO_OPS_PATH_MAX];
-    if (strlen(dir) > sizeof data_dir - 16) return lo_cli_usage_error(C, "--dir is too long");
+    /* --dir made absolute once, so every printed command works from any directory; room
+     * for the file names under the three folders */
+    char dir[PATH_MAX], data_dir[LO_OPS_PATH_MAX - 128], model_dir[LO_OPS_PATH_MAX - 128];
+    char eval_dir[LO_OPS_PATH_MAX - 128], url[LO_OPS_PATH_MAX];
+    if (strlen(dir_arg) > sizeof data_dir - 16) return lo_cli_usage_error(C, "--dir is too long");
+    if ((rc = make_dir(dir_arg))) return rc;
+    if (!realpath(dir_arg, dir) || strlen(dir) > sizeof data_dir - 16) {
+        fprintf(stderr, "llmops quickstart: cannot resolve --dir %s: %s\n", dir_arg, strerror(errno));
+        return LO_EXIT_FAIL;
+    }
     snprintf(data_dir, sizeof data_dir, "%s/data", dir);
     snprintf(model_dir, sizeof model_dir, "%s/models", dir);
     snprintf(eval_dir, sizeof eval_dir, "%s/eval", dir);
     snprintf(url, sizeof url, "sqlite:%s/llmops.db", dir);
-    if ((rc = make_dir(dir)) || (rc = make_dir(data_dir)) || (rc = make_dir(model_dir)) || (rc = make_dir(eval_dir)))
-        return rc;
+    if ((rc = make_dir(data_dir)) || (rc = make_dir(model_dir)) || (rc = make_dir(eval_dir))) return rc;
+    struct sigaction sa = {0};
+    sa.sa_handler = on_quit;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
     char threads_s[16];
     snprintf(threads_s, sizeof threads_s, "%lld", threads);
     printf("llmops quickstart: the whole loop on generated data, under %s (store %s), budget %lld minute%s%s\n", dir,
-           url, minutes, minutes == 1 ? "" : "s", fresh ? ", retraining everything" : "");
+           sh(url), minutes, minutes == 1 ? "" : "s", fresh ? ", retraining everything" : "");
 
     /* 1. data */
     step(1, "data: procedural stories and a product manual (pretraining), product Q&A (fine-tuning, held-out eval)");
@@ -315,7 +376,14 @@ int lo_cmd_quickstart(int argc, char **argv) {
     lo_store *st = NULL;
     if ((rc = lo_cli_open_store(C, url, &st))) return rc;
     lo_ops_dataset ds_pre, ds_qa;
-    if ((s = lo_ops_dataset_get(st, DS_PRETRAIN, &ds_pre)) || (s = lo_ops_dataset_get(st, DS_QA, &ds_qa))) goto fail;
+    /* the versions of the files just written (the newest version may be another's) */
+    char ref_pre[LO_OPS_NAME_MAX + 70], ref_qa[LO_OPS_NAME_MAX + 70], hex[65];
+    if ((s = lo_sha256_file_hex(files.pretrain_path, hex))) goto fail;
+    snprintf(ref_pre, sizeof ref_pre, "%s@%s", DS_PRETRAIN, hex);
+    if ((s = lo_sha256_file_hex(files.qa_train_path, hex))) goto fail;
+    snprintf(ref_qa, sizeof ref_qa, "%s@%s", DS_QA, hex);
+    if ((s = lo_ops_dataset_get(st, ref_pre, &ds_pre)) || (s = lo_ops_dataset_get(st, ref_qa, &ds_qa))) goto fail;
+    if (g_quit) goto interrupted;
 
     /* 2. tokenizer and pretraining */
     step(2, "tokenizer and pretraining from scratch");
@@ -329,12 +397,12 @@ int lo_cmd_quickstart(int argc, char **argv) {
     char sig_base[65], base_path[LO_OPS_PATH_MAX], base_ref[LO_OPS_NAME_MAX + 26];
     signature(sig_base, "pretrain v1|%s|%s|%d %d %d %d %d %d %d %s", ds_pre.version, tok_sha, cf.dim, cf.layers,
               cf.heads, cf.ctx, cf.batch, cf.pretrain_steps, cf.vocab, cf.pretrain_lr);
-    snprintf(base_path, sizeof base_path, "%s/base-%.12s.gguf", model_dir, sig_base);
     lo_ops_model base;
     if (!fresh && reusable(st, sig_base, &base)) {
         printf("reusing %s@%s: made from the same dataset version, tokenizer and settings (--fresh retrains)\n",
                base.name, base.version);
     } else {
+        fresh_path(base_path, sizeof base_path, model_dir, "base", sig_base);
         char dim[16], layers[16], heads[16], ctx[16], batch[16], steps[16];
         snprintf(dim, sizeof dim, "%d", cf.dim), snprintf(layers, sizeof layers, "%d", cf.layers);
         snprintf(heads, sizeof heads, "%d", cf.heads), snprintf(ctx, sizeof ctx, "%d", cf.ctx);
@@ -348,23 +416,24 @@ int lo_cmd_quickstart(int argc, char **argv) {
         if ((s = tag_trained(st, base_path, sig_base, &base))) goto fail;
     }
     snprintf(base_ref, sizeof base_ref, "%s@%s", base.name, base.version);
+    if (g_quit) goto interrupted;
 
     /* 3. LoRA fine-tune on the product Q&A, linked to the base */
     step(3, "LoRA fine-tune on the product Q&A (a second run, its base recorded)");
     char sig_qa[65], qa_path[LO_OPS_PATH_MAX], adapter_path[LO_OPS_PATH_MAX], qa_ref[LO_OPS_NAME_MAX + 26];
     signature(sig_qa, "lora v1|%s|%s|%d %d %d %s", ds_qa.version, base.sha256, cf.lora_rank, cf.lora_steps,
               cf.lora_batch, cf.lora_lr);
-    snprintf(qa_path, sizeof qa_path, "%s/product-qa-%.12s.gguf", model_dir, sig_qa);
-    snprintf(adapter_path, sizeof adapter_path, "%s/product-qa-%.12s.lora.gguf", model_dir, sig_qa);
     lo_ops_model qa;
     if (!fresh && reusable(st, sig_qa, &qa)) {
         printf("reusing %s@%s: made from the same base, dataset version and settings (--fresh retrains)\n", qa.name,
                qa.version);
     } else {
+        fresh_path(qa_path, sizeof qa_path, model_dir, "product-qa", sig_qa);
         char rank[16], alpha[16], steps[16], batch[16];
         snprintf(rank, sizeof rank, "%d", cf.lora_rank), snprintf(alpha, sizeof alpha, "%d", 2 * cf.lora_rank);
         snprintf(steps, sizeof steps, "%d", cf.lora_steps), snprintf(batch, sizeof batch, "%d", cf.lora_batch);
-        if ((rc = run(lo_cmd_train, "train", "--base", base_path, "--method", "lora", "--lora-rank", rank,
+        snprintf(adapter_path, sizeof adapter_path, "%.*s.lora.gguf", (int)strlen(qa_path) - 5, qa_path);
+        if ((rc = run(lo_cmd_train, "train", "--base", base.gguf_path, "--method", "lora", "--lora-rank", rank,
                       "--lora-alpha", alpha, "--lora-targets", "q,k,v,o,gate,up,down", "--data", files.qa_train_path,
                       "--batch", batch, "--steps", steps, "--lr", cf.lora_lr, "--val-split", "5", "--eval-every", "0",
                       "--threads", threads_s, "--name", MODEL, "--out", qa_path, "--adapter-out", adapter_path,
@@ -373,13 +442,17 @@ int lo_cmd_quickstart(int argc, char **argv) {
         if ((s = tag_trained(st, qa_path, sig_qa, &qa))) goto fail;
     }
     snprintf(qa_ref, sizeof qa_ref, "%s@%s", qa.name, qa.version);
+    /* the adapter written beside the merged model (gone if someone deleted it) */
+    snprintf(adapter_path, sizeof adapter_path, "%.*s.lora.gguf", (int)strlen(qa.gguf_path) - 5, qa.gguf_path);
+    const bool have_adapter = access(adapter_path, R_OK) == 0;
+    if (g_quit) goto interrupted;
 
     /* 4. evaluation of both on the held-out questions */
     step(4, "evaluation on held-out questions: fine-tuned against its base");
     printf("$ llmops eval -m %s --baseline %s --data %s --data-name " DS_QA
-           "-heldout --metrics rougeL,bleu,exact,perplexity --max-tokens 48 "
-           "--store %s\n",
-           qa_ref, base_ref, files.qa_eval_path, url);
+           "-heldout --metrics rougeL,bleu,exact,perplexity --max-tokens 48 --out-dir %s%s%s --store %s\n",
+           qa_ref, base_ref, sh(files.qa_eval_path), sh(eval_dir), threads ? " --threads " : "",
+           threads ? threads_s : "", sh(url));
     lo_eval_params ep;
     lo_eval_params_default(&ep);
     ep.data_path = files.qa_eval_path;
@@ -402,6 +475,7 @@ int lo_cmd_quickstart(int argc, char **argv) {
     const double rouge_qa = ev[0].scores[LO_EVAL_ROUGEL], rouge_base = ev[1].scores[LO_EVAL_ROUGEL];
     lo_free(ev);
     if (s) goto fail;
+    if (g_quit) goto interrupted;
 
     /* 5. registry: lineage, then the promotion gate */
     step(5, "registry: lineage and a promotion gate");
@@ -409,18 +483,26 @@ int lo_cmd_quickstart(int argc, char **argv) {
     lo_ops_model holder;
     char alias_ref[LO_OPS_NAME_MAX + 32];
     snprintf(alias_ref, sizeof alias_ref, "%s@%s", MODEL, ALIAS);
-    if (lo_ops_model_get(st, alias_ref, &holder) != LO_OK) {
-        /* first run: the base is what is in production, the fine-tune must beat it */
-        if ((rc = run(lo_cmd_models, "models", "alias", base_ref, ALIAS, "--store", url, NULL))) goto out;
+    const bool has_holder = lo_ops_model_get(st, alias_ref, &holder) == LO_OK;
+    if (has_holder && holder.id == qa.id) {
+        printf("%s already holds %s\n", qa_ref, ALIAS);
+    } else {
+        /* the gate compares the fine-tune with its own base: the base goes to production
+         * first, then the fine-tune must beat it there */
+        if ((!has_holder || holder.id != base.id) &&
+            (rc = run(lo_cmd_models, "models", "alias", base_ref, ALIAS, "--store", url, NULL)))
+            goto out;
+        rc = run(lo_cmd_models, "models", "promote", qa_ref, ALIAS, "--require", "rougeL>=baseline", "--store", url,
+                 NULL);
+        if (rc) {
+            fprintf(stderr,
+                    "llmops quickstart: %s did not pass the gate against its base %s (ROUGE-L %.4f vs %.4f); not "
+                    "deployed. Try a larger --minutes.\n",
+                    qa_ref, base_ref, rouge_qa, rouge_base);
+            goto out;
+        }
     }
-    rc = run(lo_cmd_models, "models", "promote", qa_ref, ALIAS, "--require", "rougeL>=baseline", "--store", url, NULL);
-    if (rc) {
-        fprintf(stderr,
-                "llmops quickstart: %s did not pass the gate against its base (ROUGE-L %.4f vs %.4f); "
-                "not deployed. Try a larger --minutes.\n",
-                qa_ref, rouge_qa, rouge_base);
-        goto out;
-    }
+    if (g_quit) goto interrupted;
 
     /* 6. deployment: the fine-tune takes 90%, the base keeps 10% as the comparison arm */
     step(6, "deployment: 90% fine-tuned, 10% base");
@@ -436,14 +518,14 @@ int lo_cmd_quickstart(int argc, char **argv) {
     }
     lo_store_close(st);
     st = NULL;
+    if (g_quit) goto interrupted;
 
     /* 7. serve it, send requests, record feedback */
     step(7, serve ? "serving: requests through the deployment, feedback on each answer"
                   : "a temporary server: requests through the deployment, feedback on each answer");
-    signal(SIGPIPE, SIG_IGN);
     lo_server_params srv;
     lo_server_params_default(&srv);
-    srv.port = (int)port;
+    srv.port = serve || o[O_PORT].set ? (int)port : 0; /* a temporary server takes any free port */
     srv.store_url = url;
     srv.n_threads = (int32_t)threads;
     srv.log_content = true; /* so feedback export can turn answers into training data */
@@ -460,36 +542,41 @@ int lo_cmd_quickstart(int argc, char **argv) {
     int n_up = 0;
     const int n_req = lo_ops_synth_n_facts(), req_failures = ask(bound, n_req, &n_up);
     lo_server_flush_log(server);
+    if (g_quit || req_failures) {
+        lo_server_shutdown(server, 30);
+        lo_server_free(server);
+        if (g_quit) return interrupted_exit();
+        fprintf(stderr, "llmops quickstart: %d of %d requests or feedback calls failed\n", req_failures, n_req);
+        return LO_EXIT_FAIL;
+    }
     printf("feedback: %d of %d answers thumbs up, %d thumbs down with the manual's sentence as the correction\n", n_up,
-           n_req - req_failures, n_req - req_failures - n_up);
+           n_req, n_req - n_up);
     run(lo_cmd_deployments, "deployments", "stats", DEPLOYMENT, "--store", url, NULL);
-    printf("\nquickstart finished in %.0f s: %s beats %s on held-out ROUGE-L (%.4f vs %.4f)\n", lo_time_sec() - t0,
-           qa_ref, base_ref, rouge_qa, rouge_base);
+    printf("\nquickstart finished in %.0f s: %s has held-out ROUGE-L %.4f against its base %s's %.4f\n",
+           lo_time_sec() - t0, qa_ref, rouge_qa, base_ref, rouge_base);
     /* after --no-serve the server is gone: the examples name the port `llmops serve` takes */
     const int shown_port = serve ? bound : port ? (int)port : 8080;
     printf("\nwhat next:\n");
-    if (!serve) printf("  llmops serve --store %s --deployment %s --port %d\n", url, DEPLOYMENT, shown_port);
+    if (!serve) printf("  llmops serve --store %s --deployment %s --port %d\n", sh(url), DEPLOYMENT, shown_port);
     printf("  curl http://127.0.0.1:%d/v1/chat/completions -H 'Content-Type: application/json' \\\n"
            "    -d '{\"model\":\"%s\",\"messages\":[{\"role\":\"user\",\"content\":\"How much does the Lumen 7 "
            "cost?\"}],\"temperature\":0}'\n"
            "  node -e 'const OpenAI = require(\"openai\"); new OpenAI({baseURL: \"http://127.0.0.1:%d/v1\", "
            "apiKey: \"none\"})\n"
            "    .chat.completions.create({model: \"%s\", messages: [{role: \"user\", content: \"Who makes the "
-           "Lumen 7?\"}]}).then(r => console.log(r.choices[0].message.content))'\n"
-           "  llmops runs ls --store %s\n"
-           "  llmops models show %s --store %s\n"
-           "  llmops deployments stats %s --store %s\n"
-           "  llmops feedback export --format sft %s/feedback-sft.jsonl --store %s\n"
-           "  llmops serve -m %s --lora %s --port %d   (the base with the adapter applied at load time)\n",
-           shown_port, DEPLOYMENT, shown_port, DEPLOYMENT, url, qa_ref, url, DEPLOYMENT, url, dir, url, base.gguf_path,
-           adapter_path, shown_port + 1);
+           "Lumen 7?\"}]}).then(r => console.log(r.choices[0].message.content))'\n",
+           shown_port, DEPLOYMENT, shown_port, DEPLOYMENT);
+    char export_path[LO_OPS_PATH_MAX];
+    snprintf(export_path, sizeof export_path, "%s/feedback-sft.jsonl", dir);
+    printf("  llmops runs ls --store %s\n", sh(url));
+    printf("  llmops models show %s --store %s\n", qa_ref, sh(url));
+    printf("  llmops deployments stats %s --store %s\n", DEPLOYMENT, sh(url));
+    printf("  llmops feedback export --format sft %s --store %s\n", sh(export_path), sh(url));
+    if (have_adapter)
+        printf("  llmops serve -m %s --lora %s --port %d   (the base with the adapter applied at load time)\n",
+               sh(base.gguf_path), sh(adapter_path), shown_port < 65535 ? shown_port + 1 : shown_port - 1);
     fflush(stdout);
-    if (serve && !req_failures) {
-        struct sigaction sa = {0};
-        sa.sa_handler = on_quit;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
+    if (serve) {
         fprintf(stderr, "serving on http://127.0.0.1:%d until Ctrl-C\n", bound);
         while (!g_quit) {
             struct timespec ts = {0, 200 * 1000 * 1000};
@@ -498,11 +585,10 @@ int lo_cmd_quickstart(int argc, char **argv) {
     }
     lo_server_shutdown(server, 30);
     lo_server_free(server);
-    if (req_failures) {
-        fprintf(stderr, "llmops quickstart: %d of %d requests or feedback calls failed\n", req_failures, n_req);
-        return LO_EXIT_FAIL;
-    }
     return LO_EXIT_OK;
+interrupted:
+    lo_store_close(st);
+    return interrupted_exit();
 fail:
     rc = lo_cli_fail(C, s);
 out:

@@ -214,7 +214,25 @@ static lo_status record_start(const char *url, const lo_train_run_params *p, con
     return s;
 }
 
+static int train_main(int argc, char **argv);
+
+/* SIGINT (and SIGUSR1 under mpirun) checkpoint and stop the run only while it trains:
+ * the handlers in place before are restored on return, so a caller running this command
+ * in-process (llmops quickstart) keeps its own Ctrl-C. */
 int lo_cmd_train(int argc, char **argv) {
+    struct sigaction old_int, old_usr1;
+    sigaction(SIGINT, NULL, &old_int);
+    sigaction(SIGUSR1, NULL, &old_usr1);
+    g_stop = 0;
+    const int rc = train_main(argc, argv);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGUSR1, &old_usr1, NULL);
+    /* a Ctrl-C that arrived while training stopped it; pass it on to the caller's handler */
+    if (g_stop && old_int.sa_handler != SIG_DFL && old_int.sa_handler != SIG_IGN) raise(SIGINT);
+    return rc;
+}
+
+static int train_main(int argc, char **argv) {
     const char *cmd = argv[0];
     lo_cli_opt o[O_COUNT] = {
         [O_DATA] = {"--data", true},

@@ -474,7 +474,7 @@ lo_status lo_eval_promote(lo_store *s, const char *ref, const char *alias, const
  * them, and chat samples of questions about the product with one-sentence answers. */
 typedef struct lo_synth_params {
     uint64_t seed;
-    int32_t n_stories;     /* 1..10000000 */
+    int32_t n_stories;     /* 1..1000000 */
     int32_t manual_copies; /* manual paragraphs (each a seeded selection of the facts), 0..1000000 */
 } lo_synth_params;
 typedef struct lo_synth_files {
@@ -485,7 +485,7 @@ typedef struct lo_synth_files {
     int64_t n_stories, n_manual, n_qa_train, n_qa_eval;
 } lo_synth_files;
 /* Writes the three files into DIR (which must exist), each atomically; the same params
- * give the same bytes. Every fact is trained under 4 phrasings × 4 greetings and
+ * give the same bytes, and the Q&A files depend on the seed alone. Every fact is trained under 4 phrasings × 4 greetings and
  * evaluated under a fifth phrasing, bare and with a greeting. */
 lo_status lo_ops_synth_write(const char *dir, const lo_synth_params *p, lo_synth_files *out);
 /* The facts: their number, and fact i's held-out question and its answer. */

@@ -1,7 +1,9 @@
 #!/bin/sh
 # `llmops quickstart --minutes 1 --no-serve` in a temporary directory: every record of the
 # loop exists with its lineage, the fine-tune beats its base on held-out ROUGE-L, a re-run
-# reuses the models, and the deployment it made answers the official `openai` client.
+# reuses the models and re-gates the fine-tune against its base, the printed commands run
+# as printed (the directory has a space in its name), and the deployment it made answers
+# the official `openai` client.
 # usage: sh test_quickstart.sh LLMOPS SOURCE_DIR SHARED_DIR
 LLMOPS=$1
 SHARED=$3
@@ -12,7 +14,7 @@ cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-D=$T/qs
+D="$T/quick start"
 S=sqlite:$D/llmops.db
 
 "$LLMOPS" quickstart --minutes 1 --no-serve --dir "$D" --port 0 --threads 2 >"$T/out" 2>"$T/err"
@@ -59,7 +61,15 @@ n_req=$(awk '$1 ~ /^lumen-assistant@/ { n += $3 } END { print n + 0 }' "$T/stats
 [ "$(wc -l <"$T/sft.jsonl")" -eq 16 ] || fail "every request should have feedback turned into a training line"
 grep -q '"assistant","content":"The Lumen 7' "$T/sft.jsonl" || fail "exported answers are not the product's"
 
-# a re-run reuses both versions and the evaluations
+# a printed "what next" command runs as printed
+line=$(grep '^  llmops runs ls --store ' "$T/out")
+[ -n "$line" ] || fail "no 'llmops runs ls' among the next steps"
+eval "\"\$LLMOPS\" ${line#  llmops }" >"$T/runs" 2>&1 || fail "the printed '$line' failed: $(cat "$T/runs")"
+grep -q "^2 *train *succeeded" "$T/runs" || fail "the printed runs ls does not show the LoRA run"
+
+# a re-run reuses both versions and the evaluations; production moved back to the base
+# meanwhile: the fine-tune is gated against its base again and promoted
+"$LLMOPS" models alias lumen-assistant@1 production --store "$S" >/dev/null || fail "models alias"
 "$LLMOPS" quickstart --minutes 1 --no-serve --dir "$D" --port 0 --threads 2 >"$T/out2" 2>"$T/err2" ||
     { cat "$T/err2"; fail "second quickstart failed"; }
 grep -q "^reusing lumen-assistant@1" "$T/out2" || fail "the re-run did not reuse the base"
@@ -67,6 +77,9 @@ grep -q "^reusing lumen-assistant@2" "$T/out2" || fail "the re-run did not reuse
 [ "$("$LLMOPS" models ls lumen-assistant --store "$S" | grep -c '^lumen-assistant ')" -eq 2 ] ||
     fail "the re-run registered new versions"
 grep -q "already routes 90%" "$T/out2" || fail "the re-run made a new deployment revision"
+grep -q "baseline lumen-assistant@1 (production)" "$T/out2" || fail "the re-run did not gate against the base"
+grep -q "^aliases: production$" "$T/m2" && "$LLMOPS" models show lumen-assistant@2 --store "$S" | grep -q "^aliases: production$" ||
+    fail "the re-run did not promote the fine-tune again"
 
 # the deployment answers through the official openai client
 if command -v node >/dev/null 2>&1 && [ -d "$SHARED" ]; then

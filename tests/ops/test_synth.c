@@ -93,6 +93,17 @@ int main(void) {
         CHECK_MSG(strstr(train, ans) != NULL, "answer '%s' is never trained", ans);
     }
 
+    /* the Q&A files depend on the seed alone, not on the corpus size */
+    char d[] = "/tmp/lo-synth-d-XXXXXX";
+    CHECK(mkdtemp(d) != NULL);
+    lo_synth_params pd = {.seed = 7, .n_stories = 3, .manual_copies = 0};
+    lo_synth_files fd;
+    CHECK_OK(lo_ops_synth_write(d, &pd, &fd));
+    size_t nd;
+    char *td = slurp(fd.qa_train_path, &nd);
+    CHECK(td && nd == nt && !memcmp(td, train, nt));
+    free(td);
+
     /* refused */
     lo_synth_files fx;
     p.n_stories = 0;
@@ -102,8 +113,8 @@ int main(void) {
     CHECK(lo_ops_synth_write("", &p, &fx) == LO_ERR_INVALID);
 
     free(pa), free(pb), free(pc), free(train), free(eval);
-    const char *dirs[] = {a, b, c};
-    for (int i = 0; i < 3; i++) {
+    const char *dirs[] = {a, b, c, d};
+    for (int i = 0; i < 4; i++) {
         char path[256];
         const char *names[] = {"pretrain.txt", "product-qa.jsonl", "product-qa-heldout.jsonl"};
         for (int k = 0; k < 3; k++) snprintf(path, sizeof path, "%s/%s", dirs[i], names[k]), unlink(path);
