@@ -4,7 +4,7 @@
 # MFU and the ratio llmops / the faster torch setting. Builds nothing: give the build directory.
 #
 #   bench/train-vs-torch.sh build
-#   ROUNDS=3 STEPS=5 WARMUP=2 THREADS=2 TORCH_SETTINGS="plain skx skx+passive" bench/train-vs-torch.sh build
+#   ROUNDS=3 STEPS=5 WARMUP=2 THREADS=2 TORCH_SETTINGS="plain skx" bench/train-vs-torch.sh build
 #
 # A torch setting is '+'-joined words: plain (the environment as it comes, OPENBLAS_CORETYPE unset),
 # skx (OPENBLAS_CORETYPE=SkylakeX), passive (OMP_WAIT_POLICY=passive), pthread (the pthread OpenBLAS
@@ -26,7 +26,7 @@ PEAK=${PEAK_GFLOPS:-500}
 LORA_RANK=${LORA_RANK:-8}
 LORA_ALPHA=${LORA_ALPHA:-16}
 LORA_TARGETS=${LORA_TARGETS:-q,v}
-TORCH_SETTINGS=${TORCH_SETTINGS:-plain skx skx+passive}
+TORCH_SETTINGS=${TORCH_SETTINGS:-plain skx}
 PY=${PYTHON:-/usr/bin/python3} # Debian's python, where python3-torch installs (a pyenv python3 may shadow it on PATH)
 for v in ROUNDS STEPS WARMUP THREADS PEAK LORA_RANK LORA_ALPHA; do
     [[ ${!v} =~ ^[0-9]+$ && ${!v} -ge 1 ]] || { echo "$0: $v must be a positive integer" >&2; exit 2; }
@@ -56,6 +56,11 @@ run_one() {
     line=$(grep '^result:' <<<"$out" | tail -1)
     [[ -n $line ]] || { echo "$0: $name printed no result line:" >&2; echo "$out" >&2; exit 1; }
     sed -E 's/.*tokens_per_s=([0-9.]+) mfu_pct=([0-9.]+).*/\1 \2/' <<<"$line" >>"$TMP/$name"
+}
+
+# "min-max" of column $2 of file $1.
+range() {
+    sort -g -k"$2","$2" "$1" | awk -v c="$2" 'NR == 1 {lo = $c} {hi = $c} END {printf "%.0f-%.0f", lo, hi}'
 }
 
 # The median of column $2 of file $1.
@@ -139,7 +144,7 @@ fi
 echo "model: $(grep -m1 '^shape' "$TMP/llmops_full.log"); LoRA rank $LORA_RANK alpha $LORA_ALPHA targets $LORA_TARGETS"
 echo "MFU: 6·params·tokens/s (full), (4·base + 6·adapter params)·tokens/s (LoRA), of $PEAK GFLOP/s; medians of $ROUNDS rounds"
 echo
-printf '%-26s %14s %8s %14s %8s\n' configuration "full tok/s" "MFU %" "LoRA tok/s" "MFU %"
+printf '%-22s %10s %12s %6s %10s %12s %6s\n' configuration "full tok/s" "(range)" "MFU %" "LoRA tok/s" "(range)" "MFU %"
 declare -A MED
 for cfg in "${CONFIGS[@]}"; do
     key=${cfg//[:+]/_}
@@ -147,8 +152,8 @@ for cfg in "${CONFIGS[@]}"; do
         MED[$cfg.$mode]=$(median "$TMP/${key}_$mode" 1)
         MED[$cfg.$mode.mfu]=$(median "$TMP/${key}_$mode" 2)
     done
-    printf '%-26s %14.0f %8.1f %14.0f %8.1f\n' "$cfg" "${MED[$cfg.full]}" "${MED[$cfg.full.mfu]}" \
-        "${MED[$cfg.lora]}" "${MED[$cfg.lora.mfu]}"
+    printf '%-22s %10.0f %12s %6.1f %10.0f %12s %6.1f\n' "$cfg" "${MED[$cfg.full]}" "$(range "$TMP/${key}_full" 1)" \
+        "${MED[$cfg.full.mfu]}" "${MED[$cfg.lora]}" "$(range "$TMP/${key}_lora" 1)" "${MED[$cfg.lora.mfu]}"
 done
 if ((HAVE_TORCH)); then
     echo
