@@ -341,14 +341,16 @@ int lo_cmd_quickstart(int argc, char **argv) {
     char eval_dir[LO_OPS_PATH_MAX - 128], url[LO_OPS_PATH_MAX];
     if (strlen(dir_arg) > sizeof data_dir - 16) return lo_cli_usage_error(C, "--dir is too long");
     if ((rc = make_dir(dir_arg))) return rc;
-    if (!realpath(dir_arg, dir) || strlen(dir) > sizeof data_dir - 16) {
+    if (!realpath(dir_arg, dir)) {
         fprintf(stderr, "llmops quickstart: cannot resolve --dir %s: %s\n", dir_arg, strerror(errno));
         return LO_EXIT_FAIL;
     }
-    snprintf(data_dir, sizeof data_dir, "%s/data", dir);
-    snprintf(model_dir, sizeof model_dir, "%s/models", dir);
-    snprintf(eval_dir, sizeof eval_dir, "%s/eval", dir);
-    snprintf(url, sizeof url, "sqlite:%s/llmops.db", dir);
+    if (strlen(dir) > sizeof data_dir - 16 ||
+        (size_t)snprintf(data_dir, sizeof data_dir, "%s/data", dir) >= sizeof data_dir ||
+        (size_t)snprintf(model_dir, sizeof model_dir, "%s/models", dir) >= sizeof model_dir ||
+        (size_t)snprintf(eval_dir, sizeof eval_dir, "%s/eval", dir) >= sizeof eval_dir ||
+        (size_t)snprintf(url, sizeof url, "sqlite:%s/llmops.db", dir) >= sizeof url)
+        return lo_cli_usage_error(C, "--dir is too long once made absolute (%zu bytes)", strlen(dir));
     if ((rc = make_dir(data_dir)) || (rc = make_dir(model_dir)) || (rc = make_dir(eval_dir))) return rc;
     struct sigaction sa = {0};
     sa.sa_handler = on_quit;
@@ -566,7 +568,7 @@ int lo_cmd_quickstart(int argc, char **argv) {
            "    .chat.completions.create({model: \"%s\", messages: [{role: \"user\", content: \"Who makes the "
            "Lumen 7?\"}]}).then(r => console.log(r.choices[0].message.content))'\n",
            shown_port, DEPLOYMENT, shown_port, DEPLOYMENT);
-    char export_path[LO_OPS_PATH_MAX];
+    char export_path[PATH_MAX + 32];
     snprintf(export_path, sizeof export_path, "%s/feedback-sft.jsonl", dir);
     printf("  llmops runs ls --store %s\n", sh(url));
     printf("  llmops models show %s --store %s\n", qa_ref, sh(url));
