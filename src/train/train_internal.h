@@ -118,6 +118,9 @@ static inline int64_t lo_train__qchunk_rows(const lo_train_qmat *q, int64_t floa
 /* Floats of the dequantisation scratch: chunks of at most this many floats (a row at least). */
 #define LO_TRAIN_QCHUNK_FLOATS ((int64_t)1 << 21)
 
+/* Attention's query rows per block: a block computes keys up to its last row only. */
+#define LO_TRAIN_ATT_BLK 64
+
 /* Per-layer activations kept from the forward for the backward; N = B·T rows. */
 typedef struct lo_train_acts {
     float *xn1, *q, *k, *v, *att_p, *att_out, *x_mid, *xn2, *gate, *up, *h; /* [N][·] */
@@ -128,6 +131,8 @@ struct lo_trainer {
     lo_train_model *m;
     lo_train_params p;
     int32_t B, T, N, hd, KV, n_threads;
+    int32_t att_workers; /* threads running attention: min(n_threads, B · n_head_kv) */
+    int32_t att_blk;     /* attention's query rows per block (LO_TRAIN_ATT_BLK; any ≥ 1 is valid) */
     lo_pool *pool;
     lo_arena arena;
     float **resid;      /* L+1 residual streams [N][D]: resid[l] enters layer l */
@@ -137,7 +142,7 @@ struct lo_trainer {
     double *row_loss;   /* [N] */
     float *rope;        /* [T][hd] cos/sin */
     float *dx, *dxn, *dq, *dk, *dv, *datt, *dh, *dgate, *dup; /* backward scratch */
-    float *dp;                                                /* [T][T] attention backward scratch (dP, then dS) */
+    float *dp;       /* [att_workers][T][T] attention backward scratch (dP, then dS) per worker */
     float **lora_xa; /* [L · LO_LORA_N_TARGETS] x·Aᵀ [N][rank] per adapter (NULL without) */
     float *lora_dxa; /* [N][rank] its gradient */
     /* LoRA dropout (lora->c.dropout > 0): the mask of one adapter [N][in], the dropped input,
