@@ -2,7 +2,8 @@
  * sequences of T tokens in f32 — OpenBLAS sgemm for every product (attention's on strided
  * per-head views, causal row blocks, single-threaded per head on the thread pool; a QLoRA
  * base's matrices dequantised in row chunks first), the thread pool for attention, the
- * cross-entropy rows and dequantisation, LoRA adapters with dropout. Shapes:
+ * cross-entropy rows and dequantisation, vector exp kernels (vmath.c) for the softmaxes
+ * and SiLU, LoRA adapters with dropout. Shapes:
  * N = B·T rows; D model width, KV = n_head_kv·hd, F FFN width, V vocab; matrices are
  * row-major [out][in]. */
 #include <cblas.h>
@@ -434,10 +435,8 @@ static void att_fwd_head(lo_trainer *t, const lo_train_acts *y, int64_t b, int64
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nr, (int)i1, (int)hd, scale, Q + i0 * D, (int)D, K,
                     (int)KV, 0.0f, Pb, (int)T);
         for (int64_t i = i0; i < i1; i++) {
-            float *p = P + i * T, mx = -INFINITY, sum = 0;
-            for (int64_t s = 0; s <= i; s++) mx = p[s] > mx ? p[s] : mx;
-            for (int64_t s = 0; s <= i; s++) sum += (p[s] = expf(p[s] - mx));
-            const float inv = 1.0f / sum;
+            float *p = P + i * T;
+            const float inv = (float)(1.0 / lo_train__vexp_sum(p, i + 1, lo_train__vmax(p, i + 1)));
             for (int64_t s = 0; s <= i; s++) p[s] *= inv;
             for (int64_t s = i + 1; s < i1; s++) p[s] = 0;
         }
@@ -550,12 +549,10 @@ static void ce_job_fn(void *arg, int ith, int nth) {
             if (j->backward) memset(z, 0, (size_t)V * sizeof *z);
             continue;
         }
-        float mx = z[0];
-        for (int64_t i = 1; i < V; i++) mx = z[i] > mx ? z[i] : mx;
+        const float mx = lo_train__vmax(z, V);
         const int32_t y = j->targets[n];
         const float zy = z[y];
-        double sum = 0;
-        for (int64_t i = 0; i < V; i++) sum += (z[i] = expf(z[i] - mx)); /* z now holds e^(z − max) */
+        const double sum = lo_train__vexp_sum(z, V, mx); /* z now holds e^(z − max) */
         t->row_loss[n] = log(sum) + (double)mx - (double)zy;
         if (!j->backward) continue;
         const float k = (float)(1.0 / sum) * j->scale;
@@ -614,10 +611,7 @@ lo_status lo_trainer_forward(lo_trainer *t, const int32_t *tokens, const int32_t
         base_fwd(t, y->up, y->xn2, w->w_up, &ql->w_up, N, F, D, false);
         lora_fwd(t, l, 4, y->gate, y->xn2);
         lora_fwd(t, l, 5, y->up, y->xn2);
-        for (int64_t i = 0; i < N * F; i++) {
-            const float g = y->gate[i];
-            y->h[i] = g / (1.0f + expf(-g)) * y->up[i];
-        }
+        lo_train__silu_fwd(y->h, y->gate, y->up, N * F);
         memcpy(t->resid[l + 1], y->x_mid, (size_t)(N * D) * sizeof(float));
         base_fwd(t, t->resid[l + 1], y->h, w->w_down, &ql->w_down, N, D, F, true);
         lora_fwd(t, l, 6, t->resid[l + 1], y->h);
@@ -648,11 +642,7 @@ lo_status lo_trainer_forward(lo_trainer *t, const int32_t *tokens, const int32_t
         lo_train_acts *y = &t->a[l];
         /* FFN: resid[l+1] = x_mid + h·Wdownᵀ, h = silu(gate)·up */
         proj_bwd(t, l, 6, g->w_down, t->dh, t->dx, y->h, w->w_down, false);
-        for (int64_t i = 0; i < N * F; i++) {
-            const float x = y->gate[i], sg = 1.0f / (1.0f + expf(-x));
-            t->dup[i] = t->dh[i] * x * sg;
-            t->dgate[i] = t->dh[i] * y->up[i] * sg * (1.0f + x * (1.0f - sg));
-        }
+        lo_train__silu_bwd(t->dgate, t->dup, t->dh, y->gate, y->up, N * F);
         proj_bwd(t, l, 4, g->w_gate, t->dxn, t->dgate, y->xn2, w->w_gate, false);
         proj_bwd(t, l, 5, g->w_up, t->dxn, t->dup, y->xn2, w->w_up, true);
         rms_bwd(t->dx, g->ffn_norm, t->dxn, y->x_mid, y->rstd2, w->ffn_norm, N, D, true);

@@ -182,4 +182,15 @@ static inline uint64_t lo_train__next(uint64_t *s) {
     return x * 0x2545f4914f6cdd1dull;
 }
 
+/* Element-wise kernels of the step (vmath.c), AVX-512 / AVX2 / scalar by lo_isa_current():
+ * the vector exp is a polynomial within ~1 ulp of expf (0 or subnormal below e^-87, inf
+ * above e^88.7). vmax: the largest of z[0..n) (−inf for n = 0); vexp_sum: z = e^(z − m)
+ * in place, returning Σ z in double; vexp: y = e^x; silu_fwd: h = gate·σ(gate)·up;
+ * silu_bwd: the gradients of that through gate and up given dh. */
+float lo_train__vmax(const float *z, int64_t n);
+double lo_train__vexp_sum(float *z, int64_t n, float m);
+void lo_train__vexp(float *y, const float *x, int64_t n);
+void lo_train__silu_fwd(float *h, const float *gate, const float *up, int64_t n);
+void lo_train__silu_bwd(float *dgate, float *dup, const float *dh, const float *gate, const float *up, int64_t n);
+
 #endif
