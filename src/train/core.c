@@ -59,7 +59,8 @@ static size_t trainer_bytes(const lo_trainer *t) {
     const size_t dw = (size_t)drop_width(t->m);
     floats += 2 * N * dw + (size_t)t->qbuf_floats;
     /* 64-byte alignment slack per buffer, the row losses in double, dropout's mask bytes */
-    return floats * sizeof(float) + N * sizeof(double) + N * dw + (size_t)(16 * L + 44 + (lr ? lr->n_t : 0)) * 64;
+    return floats * sizeof(float) + (N + (size_t)t->adam_parts + 1) * sizeof(double) + N * dw +
+           (size_t)(16 * L + 45 + (lr ? lr->n_t : 0)) * 64;
 }
 
 lo_status lo_trainer_create(lo_train_model *m, const lo_train_params *p, lo_trainer **out) {
@@ -108,6 +109,7 @@ lo_status lo_trainer_create(lo_train_model *m, const lo_train_params *p, lo_trai
     t->n_threads = p->n_threads > 0 ? p->n_threads : lo_cpu_count();
     if (t->n_threads > 256) t->n_threads = 256;
     t->att_blk = LO_TRAIN_ATT_BLK;
+    t->adam_parts = (lo_train__trainable(m).n + LO_TRAIN_ADAM_CHUNK - 1) / LO_TRAIN_ADAM_CHUNK;
     /* attention's workers: one backward scratch each */
     t->att_workers = t->n_threads < p->batch * c->n_head_kv ? t->n_threads : p->batch * c->n_head_kv;
     t->qbuf_floats = qbuf_floats(m, p->qchunk_floats > 0 ? p->qchunk_floats : LO_TRAIN_QCHUNK_FLOATS);
@@ -169,7 +171,8 @@ lo_status lo_trainer_create(lo_train_model *m, const lo_train_params *p, lo_trai
     }
     if (t->qbuf_floats) t->qbuf = carve(a, t->qbuf_floats);
     t->row_loss = lo_arena_alloc(a, (size_t)N * sizeof(double), 64);
-    LO_ASSERT(t->row_loss);
+    t->adam_part = lo_arena_alloc(a, (size_t)(t->adam_parts > 0 ? t->adam_parts : 1) * sizeof(double), 64);
+    LO_ASSERT(t->row_loss && t->adam_part);
     for (int64_t i = 0; i < T; i++) lo_rope_cache(t->rope + i * t->hd, t->hd, (int32_t)i, c->rope_freq_base, 1.0f);
     /* OpenBLAS's own threads do the products; its partitioning is fixed for a thread count,
      * so results are reproducible for the same --threads. */

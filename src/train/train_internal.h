@@ -118,6 +118,9 @@ static inline int64_t lo_train__qchunk_rows(const lo_train_qmat *q, int64_t floa
 /* Floats of the dequantisation scratch: chunks of at most this many floats (a row at least). */
 #define LO_TRAIN_QCHUNK_FLOATS ((int64_t)1 << 21)
 
+/* Elements per chunk of the gradient-norm sum (optim.c). */
+#define LO_TRAIN_ADAM_CHUNK ((int64_t)1 << 16)
+
 /* Attention's query rows per block: a block computes keys up to its last row only. */
 #define LO_TRAIN_ATT_BLK 64
 
@@ -153,7 +156,9 @@ struct lo_trainer {
     uint64_t drop_key;
     float *qbuf; /* QLoRA: dequantised rows of a base matrix, qbuf_floats floats */
     int64_t qbuf_floats;
-    int64_t t_adam; /* AdamW steps taken (bias correction) */
+    int64_t t_adam;    /* AdamW steps taken (bias correction) */
+    double *adam_part; /* [adam_parts] the gradient's sum of squares per LO_TRAIN_ADAM_CHUNK chunk */
+    int64_t adam_parts;
 };
 
 /* The loader's position (data.c), for checkpoints: restoring reshuffles for the epoch. */
