@@ -1,7 +1,9 @@
 /* train: the trainer's buffers and the llama forward + hand-written backward pass over B
  * sequences of T tokens in f32 — OpenBLAS sgemm for every product (attention's on strided
- * per-head views; a QLoRA base's matrices dequantised in row chunks first), the thread
- * pool for the cross-entropy rows and dequantisation, LoRA adapters with dropout. Shapes:
+ * per-head views, causal row blocks, single-threaded per head on the thread pool; a QLoRA
+ * base's matrices dequantised in row chunks first), the thread pool for attention, the
+ * cross-entropy rows and dequantisation, vector exp kernels (vmath.c) for the softmaxes
+ * and SiLU, LoRA adapters with dropout. Shapes:
  * N = B·T rows; D model width, KV = n_head_kv·hd, F FFN width, V vocab; matrices are
  * row-major [out][in]. */
 #include <cblas.h>
@@ -48,7 +50,7 @@ static size_t trainer_bytes(const lo_trainer *t) {
     const size_t B = (size_t)t->B;
     size_t per_layer = 5 * N * D + 2 * N * KV + 3 * N * F + B * H * T * T + 2 * N;
     size_t floats = (L + 1) * N * D + L * per_layer + N * D + N + N * V + T * (size_t)t->hd;
-    floats += 4 * N * D + 2 * N * KV + 3 * N * F + T * T;
+    floats += 4 * N * D + 2 * N * KV + 3 * N * F + (size_t)t->att_workers * T * T;
     const lo_train_lora *lr = t->m->lora;
     if (lr) { /* x·Aᵀ of every adapter, and its gradient's scratch */
         for (int32_t i = 0; i < lr->n_t; i += 2) floats += N * (size_t)lr->c.rank;
@@ -57,7 +59,8 @@ static size_t trainer_bytes(const lo_trainer *t) {
     const size_t dw = (size_t)drop_width(t->m);
     floats += 2 * N * dw + (size_t)t->qbuf_floats;
     /* 64-byte alignment slack per buffer, the row losses in double, dropout's mask bytes */
-    return floats * sizeof(float) + N * sizeof(double) + N * dw + (size_t)(16 * L + 44 + (lr ? lr->n_t : 0)) * 64;
+    return floats * sizeof(float) + (N + (size_t)t->adam_parts + 1) * sizeof(double) + N * dw +
+           (size_t)(16 * L + 45 + (lr ? lr->n_t : 0)) * 64;
 }
 
 lo_status lo_trainer_create(lo_train_model *m, const lo_train_params *p, lo_trainer **out) {
@@ -105,6 +108,10 @@ lo_status lo_trainer_create(lo_train_model *m, const lo_train_params *p, lo_trai
     t->KV = t->hd * c->n_head_kv;
     t->n_threads = p->n_threads > 0 ? p->n_threads : lo_cpu_count();
     if (t->n_threads > 256) t->n_threads = 256;
+    t->att_blk = LO_TRAIN_ATT_BLK;
+    t->adam_parts = (lo_train__trainable(m).n + LO_TRAIN_ADAM_CHUNK - 1) / LO_TRAIN_ADAM_CHUNK;
+    /* attention's workers: one backward scratch each */
+    t->att_workers = t->n_threads < p->batch * c->n_head_kv ? t->n_threads : p->batch * c->n_head_kv;
     t->qbuf_floats = qbuf_floats(m, p->qchunk_floats > 0 ? p->qchunk_floats : LO_TRAIN_QCHUNK_FLOATS);
     const int L = c->n_layer;
     /* The arena's size in double first: absurd shapes are refused before any size_t
@@ -150,7 +157,7 @@ lo_status lo_trainer_create(lo_train_model *m, const lo_train_params *p, lo_trai
     t->dx = carve(a, N * D), t->dxn = carve(a, N * D), t->dq = carve(a, N * D), t->datt = carve(a, N * D);
     t->dk = carve(a, N * KV), t->dv = carve(a, N * KV);
     t->dh = carve(a, N * F), t->dgate = carve(a, N * F), t->dup = carve(a, N * F);
-    t->dp = carve(a, T * T);
+    t->dp = carve(a, (int64_t)t->att_workers * T * T);
     if (m->lora) {
         const int64_t r = m->lora->c.rank;
         for (size_t i = 0; i < (size_t)L * LO_LORA_N_TARGETS; i++)
@@ -164,7 +171,8 @@ lo_status lo_trainer_create(lo_train_model *m, const lo_train_params *p, lo_trai
     }
     if (t->qbuf_floats) t->qbuf = carve(a, t->qbuf_floats);
     t->row_loss = lo_arena_alloc(a, (size_t)N * sizeof(double), 64);
-    LO_ASSERT(t->row_loss);
+    t->adam_part = lo_arena_alloc(a, (size_t)(t->adam_parts > 0 ? t->adam_parts : 1) * sizeof(double), 64);
+    LO_ASSERT(t->row_loss && t->adam_part);
     for (int64_t i = 0; i < T; i++) lo_rope_cache(t->rope + i * t->hd, t->hd, (int32_t)i, c->rope_freq_base, 1.0f);
     /* OpenBLAS's own threads do the products; its partitioning is fixed for a thread count,
      * so results are reproducible for the same --threads. */
@@ -405,66 +413,120 @@ static void rope_bwd(float *x, int64_t n_heads, int64_t hd, const float *cache) 
 
 /* ---- attention -------------------------------------------------------------------------------- */
 
-/* Causal attention per (sequence b, head h) with the products as sgemm on strided views
- * (a head's rows of q are D apart, of k/v KV apart): P = softmax(Q·Kᵀ/√hd) with positions
- * > i zeroed, kept in att_p[b][h] as a full T×T block; out = P·V. The full square costs
- * twice the causal work but runs at GEMM speed. */
-static void att_fwd(lo_trainer *t, lo_train_acts *y) {
+/* Causal attention per (sequence b, kv head) unit, the units split evenly over the pool's
+ * first att_workers threads (fixed by the shapes and thread count), OpenBLAS single-threaded
+ * inside (the trainer switches it around the section). Each head's products are sgemm on
+ * strided views (a head's rows of q are D apart, of k/v KV apart), taken in row blocks of
+ * att_blk queries (ATT_BLK; tests set smaller ones) so a block only touches keys ≤ its last row: the causal upper
+ * triangle beyond the block is never computed or read. P = softmax(Q·Kᵀ/√hd) with positions > i zeroed inside the
+ * block, kept in att_p[b][h] (T×T, rows of block r valid up to its end); out = P·V. */
+
+typedef struct att_job {
+    lo_trainer *t;
+    const lo_train_acts *y;
+} att_job;
+
+static void att_fwd_head(lo_trainer *t, const lo_train_acts *y, int64_t b, int64_t h) {
     const int64_t T = t->T, hd = t->hd, H = t->m->c.n_head, D = t->m->c.n_embd, KV = t->KV;
-    const int64_t group = H / t->m->c.n_head_kv;
+    const int64_t kvh = h / (H / t->m->c.n_head_kv);
     const float scale = 1.0f / sqrtf((float)hd);
-    for (int64_t bh = 0; bh < (int64_t)t->B * H; bh++) {
-        const int64_t b = bh / H, h = bh % H, kvh = h / group;
-        const float *Q = y->q + b * T * D + h * hd, *K = y->k + b * T * KV + kvh * hd,
-                    *V = y->v + b * T * KV + kvh * hd;
-        float *P = y->att_p + bh * T * T;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, (int)hd, scale, Q, (int)D, K, (int)KV,
-                    0.0f, P, (int)T);
-        for (int64_t i = 0; i < T; i++) {
-            float *p = P + i * T, mx = -INFINITY, sum = 0;
-            for (int64_t s = 0; s <= i; s++) mx = p[s] > mx ? p[s] : mx;
-            for (int64_t s = 0; s <= i; s++) sum += (p[s] = expf(p[s] - mx));
-            const float inv = 1.0f / sum;
+    const float *Q = y->q + b * T * D + h * hd, *K = y->k + b * T * KV + kvh * hd, *V = y->v + b * T * KV + kvh * hd;
+    float *P = y->att_p + (b * H + h) * T * T, *O = y->att_out + b * T * D + h * hd;
+    for (int64_t i0 = 0; i0 < T; i0 += t->att_blk) {
+        const int64_t i1 = i0 + t->att_blk < T ? i0 + t->att_blk : T, nr = i1 - i0;
+        float *Pb = P + i0 * T;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nr, (int)i1, (int)hd, scale, Q + i0 * D, (int)D, K,
+                    (int)KV, 0.0f, Pb, (int)T);
+        for (int64_t i = i0; i < i1; i++) {
+            float *p = P + i * T;
+            const float inv = (float)(1.0 / lo_train__vexp_sum(p, i + 1, lo_train__vmax(p, i + 1)));
             for (int64_t s = 0; s <= i; s++) p[s] *= inv;
-            for (int64_t s = i + 1; s < T; s++) p[s] = 0;
+            for (int64_t s = i + 1; s < i1; s++) p[s] = 0;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)hd, (int)T, 1.0f, P, (int)T, V, (int)KV,
-                    0.0f, y->att_out + b * T * D + h * hd, (int)D);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nr, (int)hd, (int)i1, 1.0f, Pb, (int)T, V, (int)KV,
+                    0.0f, O + i0 * D, (int)D);
     }
 }
 
-/* Backward, per (sequence, head): dP = dO·Vᵀ, dV += Pᵀ·dO, dS = P ⊙ (dP − rowsum(P ⊙ dP))/√hd,
- * dQ = dS·K, dK += dSᵀ·Q (heads of a group add into their shared kv head). */
-static void att_bwd(lo_trainer *t, const lo_train_acts *y) {
+/* Backward of one head, dS the worker's T×T scratch: per row block, dP = dO·Vᵀ,
+ * dV += Pᵀ·dO, dS = P ⊙ (dP − rowsum(P ⊙ dP))/√hd, dQ = dS·K, dK += dSᵀ·Q (heads of a
+ * group add into their shared kv head, in head order). */
+static void att_bwd_head(lo_trainer *t, const lo_train_acts *y, int64_t b, int64_t h, float *dS) {
     const int64_t T = t->T, hd = t->hd, H = t->m->c.n_head, D = t->m->c.n_embd, KV = t->KV;
-    const int64_t group = H / t->m->c.n_head_kv;
+    const int64_t kvh = h / (H / t->m->c.n_head_kv);
     const float scale = 1.0f / sqrtf((float)hd);
-    float *dS = t->dp;
-    memset(t->dk, 0, (size_t)(t->N * KV) * sizeof(float));
-    memset(t->dv, 0, (size_t)(t->N * KV) * sizeof(float));
-    for (int64_t bh = 0; bh < (int64_t)t->B * H; bh++) {
-        const int64_t b = bh / H, h = bh % H, kvh = h / group;
-        const float *Q = y->q + b * T * D + h * hd, *K = y->k + b * T * KV + kvh * hd,
-                    *V = y->v + b * T * KV + kvh * hd;
-        const float *P = y->att_p + bh * T * T, *dO = t->datt + b * T * D + h * hd;
-        float *dQ = t->dq + b * T * D + h * hd, *dK = t->dk + b * T * KV + kvh * hd,
-              *dV = t->dv + b * T * KV + kvh * hd;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, (int)hd, 1.0f, dO, (int)D, V, (int)KV,
-                    0.0f, dS, (int)T);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)hd, (int)T, 1.0f, P, (int)T, dO, (int)D, 1.0f,
-                    dV, (int)KV);
-        for (int64_t i = 0; i < T; i++) {
+    const float *Q = y->q + b * T * D + h * hd, *K = y->k + b * T * KV + kvh * hd, *V = y->v + b * T * KV + kvh * hd;
+    const float *P = y->att_p + (b * H + h) * T * T, *dO = t->datt + b * T * D + h * hd;
+    float *dQ = t->dq + b * T * D + h * hd, *dK = t->dk + b * T * KV + kvh * hd, *dV = t->dv + b * T * KV + kvh * hd;
+    for (int64_t i0 = 0; i0 < T; i0 += t->att_blk) {
+        const int64_t i1 = i0 + t->att_blk < T ? i0 + t->att_blk : T, nr = i1 - i0;
+        float *dSb = dS + i0 * T;
+        const float *Pb = P + i0 * T;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nr, (int)i1, (int)hd, 1.0f, dO + i0 * D, (int)D, V,
+                    (int)KV, 0.0f, dSb, (int)T);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)i1, (int)hd, (int)nr, 1.0f, Pb, (int)T, dO + i0 * D,
+                    (int)D, 1.0f, dV, (int)KV);
+        for (int64_t i = i0; i < i1; i++) {
             const float *p = P + i * T;
             float *d = dS + i * T, dot = 0;
             for (int64_t s = 0; s <= i; s++) dot += p[s] * d[s];
             for (int64_t s = 0; s <= i; s++) d[s] = p[s] * (d[s] - dot) * scale;
-            for (int64_t s = i + 1; s < T; s++) d[s] = 0;
+            for (int64_t s = i + 1; s < i1; s++) d[s] = 0;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)hd, (int)T, 1.0f, dS, (int)T, K, (int)KV,
-                    0.0f, dQ, (int)D);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)hd, (int)T, 1.0f, dS, (int)T, Q, (int)D, 1.0f,
-                    dK, (int)KV);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nr, (int)hd, (int)i1, 1.0f, dSb, (int)T, K, (int)KV,
+                    0.0f, dQ + i0 * D, (int)D);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)i1, (int)hd, (int)nr, 1.0f, dSb, (int)T, Q + i0 * D,
+                    (int)D, 1.0f, dK, (int)KV);
     }
+}
+
+/* The (sequence, kv head) units of worker ith: a contiguous range, the heads of a unit in
+ * order, so every dK/dV sum has one fixed order whatever the thread count. */
+static void att_range(const lo_trainer *t, int ith, int64_t *u0, int64_t *u1) {
+    const int64_t U = (int64_t)t->B * t->m->c.n_head_kv, nw = t->att_workers;
+    *u0 = ith < nw ? U * ith / nw : 0;
+    *u1 = ith < nw ? U * (ith + 1) / nw : 0;
+}
+
+static void att_fwd_fn(void *arg, int ith, int nth) {
+    (void)nth;
+    const att_job *j = arg;
+    lo_trainer *t = j->t;
+    const int64_t Hkv = t->m->c.n_head_kv, group = t->m->c.n_head / Hkv;
+    int64_t u0, u1;
+    att_range(t, ith, &u0, &u1);
+    for (int64_t u = u0; u < u1; u++)
+        for (int64_t g = 0; g < group; g++) att_fwd_head(t, j->y, u / Hkv, (u % Hkv) * group + g);
+}
+
+static void att_bwd_fn(void *arg, int ith, int nth) {
+    (void)nth;
+    const att_job *j = arg;
+    lo_trainer *t = j->t;
+    const int64_t Hkv = t->m->c.n_head_kv, group = t->m->c.n_head / Hkv, T = t->T;
+    int64_t u0, u1;
+    att_range(t, ith, &u0, &u1);
+    for (int64_t u = u0; u < u1; u++)
+        for (int64_t g = 0; g < group; g++)
+            att_bwd_head(t, j->y, u / Hkv, (u % Hkv) * group + g, t->dp + (int64_t)ith * T * T);
+}
+
+/* Runs one attention pass on the pool with OpenBLAS on one thread per call. */
+static void att_run(lo_trainer *t, const lo_train_acts *y, lo_pool_fn fn) {
+    att_job j = {t, y};
+    openblas_set_num_threads(1);
+    lo_pool_run(t->pool, fn, &j);
+    openblas_set_num_threads(t->n_threads);
+}
+
+static void att_fwd(lo_trainer *t, lo_train_acts *y) {
+    att_run(t, y, att_fwd_fn);
+}
+
+static void att_bwd(lo_trainer *t, const lo_train_acts *y) {
+    memset(t->dk, 0, (size_t)(t->N * t->KV) * sizeof(float));
+    memset(t->dv, 0, (size_t)(t->N * t->KV) * sizeof(float));
+    att_run(t, y, att_bwd_fn);
 }
 
 /* ---- cross-entropy ---------------------------------------------------------------------------- */
@@ -490,12 +552,10 @@ static void ce_job_fn(void *arg, int ith, int nth) {
             if (j->backward) memset(z, 0, (size_t)V * sizeof *z);
             continue;
         }
-        float mx = z[0];
-        for (int64_t i = 1; i < V; i++) mx = z[i] > mx ? z[i] : mx;
+        const float mx = lo_train__vmax(z, V);
         const int32_t y = j->targets[n];
         const float zy = z[y];
-        double sum = 0;
-        for (int64_t i = 0; i < V; i++) sum += (z[i] = expf(z[i] - mx)); /* z now holds e^(z − max) */
+        const double sum = lo_train__vexp_sum(z, V, mx); /* z now holds e^(z − max) */
         t->row_loss[n] = log(sum) + (double)mx - (double)zy;
         if (!j->backward) continue;
         const float k = (float)(1.0 / sum) * j->scale;
@@ -554,10 +614,7 @@ lo_status lo_trainer_forward(lo_trainer *t, const int32_t *tokens, const int32_t
         base_fwd(t, y->up, y->xn2, w->w_up, &ql->w_up, N, F, D, false);
         lora_fwd(t, l, 4, y->gate, y->xn2);
         lora_fwd(t, l, 5, y->up, y->xn2);
-        for (int64_t i = 0; i < N * F; i++) {
-            const float g = y->gate[i];
-            y->h[i] = g / (1.0f + expf(-g)) * y->up[i];
-        }
+        lo_train__silu_fwd(y->h, y->gate, y->up, N * F);
         memcpy(t->resid[l + 1], y->x_mid, (size_t)(N * D) * sizeof(float));
         base_fwd(t, t->resid[l + 1], y->h, w->w_down, &ql->w_down, N, D, F, true);
         lora_fwd(t, l, 6, t->resid[l + 1], y->h);
@@ -588,11 +645,7 @@ lo_status lo_trainer_forward(lo_trainer *t, const int32_t *tokens, const int32_t
         lo_train_acts *y = &t->a[l];
         /* FFN: resid[l+1] = x_mid + h·Wdownᵀ, h = silu(gate)·up */
         proj_bwd(t, l, 6, g->w_down, t->dh, t->dx, y->h, w->w_down, false);
-        for (int64_t i = 0; i < N * F; i++) {
-            const float x = y->gate[i], sg = 1.0f / (1.0f + expf(-x));
-            t->dup[i] = t->dh[i] * x * sg;
-            t->dgate[i] = t->dh[i] * y->up[i] * sg * (1.0f + x * (1.0f - sg));
-        }
+        lo_train__silu_bwd(t->dgate, t->dup, t->dh, y->gate, y->up, N * F);
         proj_bwd(t, l, 4, g->w_gate, t->dxn, t->dgate, y->xn2, w->w_gate, false);
         proj_bwd(t, l, 5, g->w_up, t->dxn, t->dup, y->xn2, w->w_up, true);
         rms_bwd(t->dx, g->ffn_norm, t->dxn, y->x_mid, y->rstd2, w->ffn_norm, N, D, true);

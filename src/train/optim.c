@@ -1,6 +1,6 @@
 /* train: the optimizer — learning-rate schedules with linear warmup, clipping by global
  * gradient norm, and AdamW (Loshchilov & Hutter: decay decoupled from the adaptive step,
- * bias-corrected moments), applied tensor by tensor in table order. */
+ * bias-corrected moments), element-wise over the trainable block split across the pool. */
 #include <math.h>
 #include <string.h>
 #include <strings.h>
@@ -37,23 +37,46 @@ float lo_train_lr(const lo_train_params *p, int64_t step) {
     }
 }
 
-void lo_trainer_step(lo_trainer *t, int64_t step, lo_train_step_info *info) {
-    const lo_train_block m = lo_train__trainable(t->m); /* the adapters only, under LoRA */
-    const lo_train_params *p = &t->p;
+/* The step runs on the pool: the gradient's sum of squares in fixed chunks of
+ * LO_TRAIN_ADAM_CHUNK elements (each chunk's double sum in element order, the chunks added
+ * in order: the norm does not depend on the thread count), then AdamW element-wise over
+ * contiguous ranges per thread. */
+typedef struct adam_job {
+    lo_trainer *t;
+    lo_train_block m;
+    bool update;
+    float clip, lr, c1, c2;
+} adam_job;
+
+static double chunk_sumsq(const float *g, int64_t n) {
     double ss = 0;
-    for (int64_t i = 0; i < m.n; i++) ss += (double)m.g[i] * m.g[i];
-    const double norm = sqrt(ss);
-    const float clip = p->grad_clip > 0 && norm > p->grad_clip ? (float)(p->grad_clip / norm) : 1.0f;
-    const float lr = lo_train_lr(p, step);
-    t->t_adam++;
-    const float b1 = p->beta1, b2 = p->beta2, eps = p->adam_eps;
-    const float c1 = 1.0f / (1.0f - powf(b1, (float)t->t_adam)), c2 = 1.0f / (1.0f - powf(b2, (float)t->t_adam));
-    for (int32_t k = 0; k < m.n_t; k++) {
-        const lo_train_tdesc *d = &m.t[k];
-        const int64_t n = d->ne[0] * d->ne[1];
-        float *w = m.w + d->offset, *g = m.g + d->offset, *mm = m.m + d->offset, *vv = m.v + d->offset;
+    for (int64_t i = 0; i < n; i++) ss += (double)g[i] * g[i];
+    return ss;
+}
+
+static void adam_job_fn(void *arg, int ith, int nth) {
+    const adam_job *j = arg;
+    const lo_train_block *m = &j->m;
+    const int64_t nc = (m->n + LO_TRAIN_ADAM_CHUNK - 1) / LO_TRAIN_ADAM_CHUNK;
+    if (!j->update) {
+        for (int64_t c = nc * ith / nth; c < nc * (ith + 1) / nth; c++) {
+            const int64_t a = c * LO_TRAIN_ADAM_CHUNK,
+                          b = a + LO_TRAIN_ADAM_CHUNK < m->n ? a + LO_TRAIN_ADAM_CHUNK : m->n;
+            j->t->adam_part[c] = chunk_sumsq(m->g + a, b - a);
+        }
+        return;
+    }
+    const lo_train_params *p = &j->t->p;
+    const float b1 = p->beta1, b2 = p->beta2, eps = p->adam_eps, clip = j->clip, lr = j->lr, c1 = j->c1, c2 = j->c2;
+    const int64_t r0 = m->n * ith / nth, r1 = m->n * (ith + 1) / nth;
+    for (int32_t k = 0; k < m->n_t; k++) {
+        const lo_train_tdesc *d = &m->t[k];
+        const int64_t lo = d->offset > r0 ? d->offset : r0, hi0 = d->offset + d->ne[0] * d->ne[1];
+        const int64_t hi = hi0 < r1 ? hi0 : r1;
+        if (hi <= lo) continue;
+        float *w = m->w + lo, *g = m->g + lo, *mm = m->m + lo, *vv = m->v + lo;
         const float wd = d->decay ? p->weight_decay : 0.0f;
-        for (int64_t i = 0; i < n; i++) {
+        for (int64_t i = 0; i < hi - lo; i++) {
             const float gi = g[i] * clip;
             mm[i] = b1 * mm[i] + (1.0f - b1) * gi;
             vv[i] = b2 * vv[i] + (1.0f - b2) * gi * gi;
@@ -61,5 +84,26 @@ void lo_trainer_step(lo_trainer *t, int64_t step, lo_train_step_info *info) {
             w[i] -= lr * (mh / (sqrtf(vh) + eps) + wd * w[i]);
         }
     }
-    if (info) info->lr = lr, info->grad_norm = norm;
+}
+
+void lo_trainer_step(lo_trainer *t, int64_t step, lo_train_step_info *info) {
+    const lo_train_block m = lo_train__trainable(t->m); /* the adapters only, under LoRA */
+    const lo_train_params *p = &t->p;
+    const int64_t nc = (m.n + LO_TRAIN_ADAM_CHUNK - 1) / LO_TRAIN_ADAM_CHUNK;
+    adam_job j = {.t = t, .m = m};
+    double ss = 0;
+    if (nc <= t->adam_parts) {
+        lo_pool_run(t->pool, adam_job_fn, &j);
+        for (int64_t c = 0; c < nc; c++) ss += t->adam_part[c];
+    } else /* a block grown after lo_trainer_create: the same chunks, serially */
+        for (int64_t a = 0; a < m.n; a += LO_TRAIN_ADAM_CHUNK)
+            ss += chunk_sumsq(m.g + a, m.n - a < LO_TRAIN_ADAM_CHUNK ? m.n - a : LO_TRAIN_ADAM_CHUNK);
+    const double norm = sqrt(ss);
+    j.clip = p->grad_clip > 0 && norm > p->grad_clip ? (float)(p->grad_clip / norm) : 1.0f;
+    j.lr = lo_train_lr(p, step);
+    t->t_adam++;
+    j.c1 = 1.0f / (1.0f - powf(p->beta1, (float)t->t_adam)), j.c2 = 1.0f / (1.0f - powf(p->beta2, (float)t->t_adam));
+    j.update = true;
+    lo_pool_run(t->pool, adam_job_fn, &j);
+    if (info) info->lr = j.lr, info->grad_norm = norm;
 }

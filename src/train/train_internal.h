@@ -118,6 +118,12 @@ static inline int64_t lo_train__qchunk_rows(const lo_train_qmat *q, int64_t floa
 /* Floats of the dequantisation scratch: chunks of at most this many floats (a row at least). */
 #define LO_TRAIN_QCHUNK_FLOATS ((int64_t)1 << 21)
 
+/* Elements per chunk of the gradient-norm sum (optim.c). */
+#define LO_TRAIN_ADAM_CHUNK ((int64_t)1 << 16)
+
+/* Attention's query rows per block: a block computes keys up to its last row only. */
+#define LO_TRAIN_ATT_BLK 64
+
 /* Per-layer activations kept from the forward for the backward; N = B·T rows. */
 typedef struct lo_train_acts {
     float *xn1, *q, *k, *v, *att_p, *att_out, *x_mid, *xn2, *gate, *up, *h; /* [N][·] */
@@ -128,6 +134,8 @@ struct lo_trainer {
     lo_train_model *m;
     lo_train_params p;
     int32_t B, T, N, hd, KV, n_threads;
+    int32_t att_workers; /* threads running attention: min(n_threads, B · n_head_kv) */
+    int32_t att_blk;     /* attention's query rows per block (LO_TRAIN_ATT_BLK; any ≥ 1 is valid) */
     lo_pool *pool;
     lo_arena arena;
     float **resid;      /* L+1 residual streams [N][D]: resid[l] enters layer l */
@@ -137,7 +145,7 @@ struct lo_trainer {
     double *row_loss;   /* [N] */
     float *rope;        /* [T][hd] cos/sin */
     float *dx, *dxn, *dq, *dk, *dv, *datt, *dh, *dgate, *dup; /* backward scratch */
-    float *dp;                                                /* [T][T] attention backward scratch (dP, then dS) */
+    float *dp;       /* [att_workers][T][T] attention backward scratch (dP, then dS) per worker */
     float **lora_xa; /* [L · LO_LORA_N_TARGETS] x·Aᵀ [N][rank] per adapter (NULL without) */
     float *lora_dxa; /* [N][rank] its gradient */
     /* LoRA dropout (lora->c.dropout > 0): the mask of one adapter [N][in], the dropped input,
@@ -148,7 +156,9 @@ struct lo_trainer {
     uint64_t drop_key;
     float *qbuf; /* QLoRA: dequantised rows of a base matrix, qbuf_floats floats */
     int64_t qbuf_floats;
-    int64_t t_adam; /* AdamW steps taken (bias correction) */
+    int64_t t_adam;    /* AdamW steps taken (bias correction) */
+    double *adam_part; /* [adam_parts] the gradient's sum of squares per LO_TRAIN_ADAM_CHUNK chunk */
+    int64_t adam_parts;
 };
 
 /* The loader's position (data.c), for checkpoints: restoring reshuffles for the epoch. */
@@ -176,5 +186,16 @@ static inline uint64_t lo_train__next(uint64_t *s) {
     *s = x;
     return x * 0x2545f4914f6cdd1dull;
 }
+
+/* Element-wise kernels of the step (vmath.c), AVX-512 / AVX2 / scalar by lo_isa_current():
+ * the vector exp is a polynomial within ~1 ulp of expf (0 or subnormal below e^-87, inf
+ * above e^88.7). vmax: the largest of z[0..n) (−inf for n = 0); vexp_sum: z = e^(z − m)
+ * in place, returning Σ z in double; vexp: y = e^x; silu_fwd: h = gate·σ(gate)·up;
+ * silu_bwd: the gradients of that through gate and up given dh. */
+float lo_train__vmax(const float *z, int64_t n);
+double lo_train__vexp_sum(float *z, int64_t n, float m);
+void lo_train__vexp(float *y, const float *x, int64_t n);
+void lo_train__silu_fwd(float *h, const float *gate, const float *up, int64_t n);
+void lo_train__silu_bwd(float *dgate, float *dup, const float *dh, const float *gate, const float *up, int64_t n);
 
 #endif
