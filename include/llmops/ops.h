@@ -344,7 +344,9 @@ lo_status lo_ops_key_create(lo_store *s, const char *name, lo_ops_role role, dou
                             int64_t rate_limit_rpm, char secret[LO_OPS_KEY_SECRET_BYTES], lo_ops_key *out);
 /* Checks a presented secret: LO_OK with the key's role and limits, or LO_ERR_DENIED
  * (unknown, wrong, revoked, or budget spent; the message says which but never echoes
- * the secret). */
+ * the secret). out (may be NULL) is cleared first; it is filled for a valid key — also
+ * when LO_ERR_DENIED is for its spent budget, so out->key_id[0] != 0 tells an authentic
+ * key over its budget (answer 429) from a bad one (401). */
 lo_status lo_ops_key_check(lo_store *s, const char *secret, lo_ops_key *out);
 /* Revokes by key id or name. */
 lo_status lo_ops_key_revoke(lo_store *s, const char *id_or_name);

@@ -5,7 +5,9 @@
 
 #include "ops/ops_internal.h"
 
-const char *lo_ops_role_name(lo_ops_role r) { return r == LO_OPS_ROLE_ADMIN ? "admin" : "inference"; }
+const char *lo_ops_role_name(lo_ops_role r) {
+    return r == LO_OPS_ROLE_ADMIN ? "admin" : "inference";
+}
 
 bool lo_ops_role_parse(const char *name, lo_ops_role *out) {
     if (name && strcmp(name, "admin") == 0) return *out = LO_OPS_ROLE_ADMIN, true;
@@ -37,9 +39,8 @@ static void key_hash(const char *salt_hex, const char *secret, char hex[65]) {
     lo_hex_encode(d, 32, hex);
 }
 
-static const char k_cols[] =
-    "k.key_id, k.name, k.role, k.budget_usd, k.rate_limit_rpm, k.created_at, k.revoked_at, "
-    "(SELECT COALESCE(SUM(r.cost_usd), 0) FROM requests r WHERE r.client_key = k.key_id)";
+static const char k_cols[] = "k.key_id, k.name, k.role, k.budget_usd, k.rate_limit_rpm, k.created_at, k.revoked_at, "
+                             "(SELECT COALESCE(SUM(r.cost_usd), 0) FROM requests r WHERE r.client_key = k.key_id)";
 
 static void k_read(lo_stmt *st, lo_ops_key *k) {
     ops_copy(k->key_id, sizeof k->key_id, lo_store_column_text(st, 0));
@@ -61,9 +62,11 @@ lo_status lo_ops_key_create(lo_store *s, const char *name, lo_ops_role role, dou
     if (role != LO_OPS_ROLE_ADMIN && role != LO_OPS_ROLE_INFERENCE)
         return lo_error(LO_ERR_INVALID, "use admin or inference", "key role %d is not known", (int)role);
     if (!isfinite(budget_usd) || budget_usd < 0)
-        return lo_error(LO_ERR_RANGE, "give dollars, e.g. 25 (0 = unlimited)", "key budget %g is negative or not a number", budget_usd);
+        return lo_error(LO_ERR_RANGE, "give dollars, e.g. 25 (0 = unlimited)",
+                        "key budget %g is negative or not a number", budget_usd);
     if (rate_limit_rpm < 0 || rate_limit_rpm > 100000000)
-        return lo_error(LO_ERR_RANGE, "give requests per minute (0 = unlimited)", "key rate limit %lld is out of range", (long long)rate_limit_rpm);
+        return lo_error(LO_ERR_RANGE, "give requests per minute (0 = unlimited)", "key rate limit %lld is out of range",
+                        (long long)rate_limit_rpm);
     uint8_t rnd[6 + 32 + 16];
     if ((r = ops_random(rnd, sizeof rnd))) return r;
     char id[24], body[48], salt[33], hash[65];
@@ -82,10 +85,14 @@ lo_status lo_ops_key_create(lo_store *s, const char *name, lo_ops_role role, dou
     int64_t x;
     r = ops_scalar_i64(s, &x, &taken, "SELECT id FROM api_keys WHERE name = ?", "t", name);
     if (r == LO_OK && taken)
-        r = lo_error(LO_ERR_INVALID, "choose another name, or revoke and use `keys ls` to see existing keys", "a key named %s exists", name);
+        r = lo_error(LO_ERR_INVALID, "choose another name, or revoke and use `keys ls` to see existing keys",
+                     "a key named %s exists", name);
     if (r == LO_OK)
-        r = ops_exec(s, "INSERT INTO api_keys (key_id, name, salt, hash, role, budget_usd, rate_limit_rpm, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                     "tttttdii", id, name, salt, hash, lo_ops_role_name(role), budget_usd, rate_limit_rpm, lo_store_now_ms());
+        r = ops_exec(s,
+                     "INSERT INTO api_keys (key_id, name, salt, hash, role, budget_usd, rate_limit_rpm, created_at) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                     "tttttdii", id, name, salt, hash, lo_ops_role_name(role), budget_usd, rate_limit_rpm,
+                     lo_store_now_ms());
     r = ops_end(s, owned, r);
     if (r) {
         memset(secret, 0, LO_OPS_KEY_SECRET_BYTES);
@@ -105,10 +112,12 @@ lo_status lo_ops_key_create(lo_store *s, const char *name, lo_ops_role role, dou
 
 lo_status lo_ops_key_check(lo_store *s, const char *secret, lo_ops_key *out) {
     const char *hint = "send the key given by `llmops keys create` as: Authorization: Bearer KEY";
+    if (out) memset(out, 0, sizeof *out);
     /* Shape first, so garbage never reaches the store: lo_ + 12 hex + '.' + 43 base64url. */
     size_t n = secret ? strlen(secret) : 0;
     bool shape = n == 3 + 12 + 1 + 43 && strncmp(secret, "lo_", 3) == 0 && secret[15] == '.';
-    for (size_t i = 3; shape && i < 15; i++) shape = (secret[i] >= '0' && secret[i] <= '9') || (secret[i] >= 'a' && secret[i] <= 'f');
+    for (size_t i = 3; shape && i < 15; i++)
+        shape = (secret[i] >= '0' && secret[i] <= '9') || (secret[i] >= 'a' && secret[i] <= 'f');
     if (!shape) return lo_error(LO_ERR_DENIED, hint, "API key is malformed");
     char id[16];
     memcpy(id, secret, 15);
@@ -128,28 +137,36 @@ lo_status lo_ops_key_check(lo_store *s, const char *secret, lo_ops_key *out) {
         const char *have = lo_store_column_text(st, 9);
         unsigned diff = !have || strlen(have) != 64;
         for (int i = 0; !diff && i < 64; i++) diff |= (unsigned)(want[i] ^ have[i]);
-        if (diff) r = lo_error(LO_ERR_DENIED, hint, "API key %s: wrong secret", id);
-        else if (k.revoked_at) r = lo_error(LO_ERR_DENIED, "create a new key with `llmops keys create`", "API key %s is revoked", id);
-        else if (k.budget_usd > 0 && k.spent_usd >= k.budget_usd)
-            r = lo_error(LO_ERR_DENIED, "raise the budget or use another key", "API key %s has spent its budget ($%.2f of $%.2f)", id,
-                         k.spent_usd, k.budget_usd);
-        else if (out) *out = k;
+        if (diff)
+            r = lo_error(LO_ERR_DENIED, hint, "API key %s: wrong secret", id);
+        else if (k.revoked_at)
+            r = lo_error(LO_ERR_DENIED, "create a new key with `llmops keys create`", "API key %s is revoked", id);
+        else {
+            if (k.budget_usd > 0 && k.spent_usd >= k.budget_usd)
+                r = lo_error(LO_ERR_DENIED, "raise the budget or use another key",
+                             "API key %s has spent its budget ($%.2f of $%.2f)", id, k.spent_usd, k.budget_usd);
+            if (out) *out = k; /* authentic: also over its budget (see ops.h) */
+        }
     }
     lo_store_finalize(st);
     return r;
 }
 
 lo_status lo_ops_key_revoke(lo_store *s, const char *id_or_name) {
-    if (!id_or_name || !id_or_name[0]) return lo_error(LO_ERR_INVALID, "give a key id (lo_...) or name", "key to revoke is empty");
+    if (!id_or_name || !id_or_name[0])
+        return lo_error(LO_ERR_INVALID, "give a key id (lo_...) or name", "key to revoke is empty");
     bool owned;
     lo_status r = ops_begin_serial(s, &owned);
     if (r) return r;
     int64_t row_id = 0;
     bool found = false;
-    r = ops_scalar_i64(s, &row_id, &found, "SELECT id FROM api_keys WHERE key_id = ? OR name = ?", "tt", id_or_name, id_or_name);
-    if (r == LO_OK && !found) r = lo_error(LO_ERR_NOT_FOUND, "`llmops keys ls` lists the keys", "no key %s", id_or_name);
+    r = ops_scalar_i64(s, &row_id, &found, "SELECT id FROM api_keys WHERE key_id = ? OR name = ?", "tt", id_or_name,
+                       id_or_name);
+    if (r == LO_OK && !found)
+        r = lo_error(LO_ERR_NOT_FOUND, "`llmops keys ls` lists the keys", "no key %s", id_or_name);
     if (r == LO_OK)
-        r = ops_exec(s, "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", "ii", lo_store_now_ms(), row_id);
+        r = ops_exec(s, "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", "ii",
+                     lo_store_now_ms(), row_id);
     return ops_end(s, owned, r);
 }
 

@@ -99,9 +99,8 @@ bool srv_auth_store_key(lo_server *s, lo_http_req *r, const char *route, const c
     snprintf(msg, sizeof msg, "%s", lo_error_message());
     pthread_mutex_unlock(&s->db_mu);
     if (st == LO_ERR_DENIED) {
-        /* ops denies a spent budget with the same status as a bad secret; its message
-         * (which never holds the secret) tells them apart */
-        bool spent = strstr(msg, "budget") != NULL;
+        /* an authentic key over its budget comes back filled in (lo_ops_key_check) */
+        const bool spent = k.key_id[0] != 0;
         pthread_mutex_lock(&s->keys_mu);
         e = find_hash(s, hash);
         if (e && spent) { /* keep refusing from memory until the next check */

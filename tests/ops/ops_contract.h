@@ -520,6 +520,7 @@ static void ops_contract_requests(const ops_env *e) {
     wrong[40] = wrong[40] == 'A' ? 'B' : 'A';
     CHECK_INT_EQ(lo_ops_key_check(s, wrong, &chk), LO_ERR_DENIED);
     CHECK(strstr(lo_error_message(), "wrong secret") && !strstr(lo_error_message(), wrong + 16));
+    CHECK_INT_EQ(chk.key_id[0], 0); /* not authentic: nothing filled in */
     CHECK_INT_EQ(lo_ops_key_check(s, "sk-garbage", &chk), LO_ERR_DENIED);
     CHECK_INT_EQ(lo_ops_key_check(s, NULL, &chk), LO_ERR_DENIED);
     /* The secret is nowhere in the store. */
@@ -533,9 +534,12 @@ static void ops_contract_requests(const ops_env *e) {
     CHECK_OK(lo_ops_log_request(s, &spend, false, false, NULL));
     CHECK_INT_EQ(lo_ops_key_check(s, secret, &chk), LO_ERR_DENIED);
     CHECK(strstr(lo_error_message(), "budget") != NULL);
+    CHECK_STR_EQ(chk.key_id, k.key_id); /* authentic, over its budget: filled in */
+    CHECK(chk.spent_usd >= chk.budget_usd && chk.budget_usd == 1.0);
     CHECK_OK(lo_ops_key_revoke(s, "root"));
     CHECK_INT_EQ(lo_ops_key_check(s, secret2, &chk), LO_ERR_DENIED);
     CHECK(strstr(lo_error_message(), "revoked") != NULL);
+    CHECK_INT_EQ(chk.key_id[0], 0);
     CHECK_INT_EQ(lo_ops_key_revoke(s, "nobody"), LO_ERR_NOT_FOUND);
     lo_store_close(s);
 }
